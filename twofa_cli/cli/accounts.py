@@ -1,0 +1,100 @@
+"""``twofa account``: Shopping Cart accounts."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from twofa_cli.cli.output import JsonOpt, emit, note, runtime
+
+app = typer.Typer(help="Shopping Cart accounts (customers and administrators).", no_args_is_help=True)
+COLUMNS = [("id", "ID"), ("email", "Email"), ("name", "Name"), ("audience", "Audience"),
+           ("created_at", "Created")]
+AccountArg = Annotated[str, typer.Argument(help="Account id or email.", metavar="A")]
+PasswordStdinOpt = Annotated[bool, typer.Option(
+    "--password-stdin", help="Read the password from standard input (else a hidden prompt).")]
+
+
+def read_password(from_stdin: bool, *, confirm: bool) -> str:
+    if from_stdin or not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=confirm, err=True)
+
+
+@app.command("add")
+def add(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument(help="Login email.", metavar="EMAIL")],
+    name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
+    password_stdin: PasswordStdinOpt = False,
+    admin: Annotated[bool, typer.Option("--admin", help="An administrator, not a customer.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Create an account; the password is hashed with argon2id."""
+    from twofa_cli.services import accounts
+
+    password = read_password(password_stdin, confirm=True)
+    result = accounts.add_account(runtime(ctx), email=email, password=password, name=name,
+                                  is_admin=admin)
+    emit(result, as_json=json_, title="Account added")
+
+
+@app.command("set-password")
+def set_password(ctx: typer.Context, account: AccountArg, password_stdin: PasswordStdinOpt = False,
+                 json_: JsonOpt = False) -> None:
+    """Change a password; this revokes every trusted device of the account."""
+    from twofa_cli.services import accounts
+
+    password = read_password(password_stdin, confirm=True)
+    emit(accounts.set_password(runtime(ctx), account, password), as_json=json_,
+         title="Password changed")
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="CSV with email,name and password or password_hash.",
+                                         metavar="FILE.csv")],
+    json_: JsonOpt = False,
+) -> None:
+    """Import accounts from CSV: every row is checked first; one bad row imports nothing."""
+    from twofa_cli.services import accounts
+
+    rt = runtime(ctx)
+    if json_ or not sys.stderr.isatty():
+        result = accounts.import_accounts(rt, path)
+    else:
+        from rich.progress import Progress
+
+        with Progress(transient=True) as progress:
+            task = progress.add_task("Importing accounts", total=None)
+            result = accounts.import_accounts(
+                rt, path, progress=lambda n: progress.advance(task, n))
+    emit(result, as_json=json_, title="Import")
+    if not json_:
+        note(f"Imported {result['imported']} accounts.")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1_000_000)] = 100,
+    offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
+    json_: JsonOpt = False,
+) -> None:
+    """List accounts, oldest first."""
+    from twofa_cli.services import accounts
+
+    emit(accounts.list_accounts(runtime(ctx), limit=limit, offset=offset), as_json=json_,
+         columns=COLUMNS, title="Accounts")
+
+
+@app.command("show")
+def show(ctx: typer.Context, account: AccountArg, json_: JsonOpt = False) -> None:
+    """Show one account with its 2FA state."""
+    from twofa_cli.services import accounts
+
+    emit(accounts.show_account(runtime(ctx), account), as_json=json_, title="Account")

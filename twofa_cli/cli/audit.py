@@ -1,0 +1,27 @@
+"""``twofa audit``: the audit trail."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from twofa_cli.cli.output import JsonOpt, emit, runtime
+
+COLUMNS = [("id", "ID"), ("at", "At"), ("actor", "Actor"), ("action", "Action"),
+           ("account_id", "Account"), ("target", "Target"), ("outcome", "Outcome"),
+           ("detail", "Detail")]
+
+
+def audit(
+    ctx: typer.Context,
+    account: Annotated[str | None, typer.Option("--account", help="Only this account (id or email).",
+                                                show_default=False)] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=100_000, help="Newest N rows.")] = 50,
+    json_: JsonOpt = False,
+) -> None:
+    """Show the audit trail, newest first: admin changes and customer events."""
+    from twofa_cli.services.audit import list_events
+
+    emit(list_events(runtime(ctx), account=account, limit=limit), as_json=json_, columns=COLUMNS,
+         title="Audit trail")

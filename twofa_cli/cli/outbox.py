@@ -1,0 +1,26 @@
+"""``twofa outbox``: messages "sent" in simulate mode."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from twofa_cli.cli.output import JsonOpt, emit, runtime
+
+COLUMNS = [("id", "ID"), ("created_at", "At"), ("to", "To"), ("channel", "Channel"),
+           ("body", "Body"), ("code", "Code")]
+
+
+def outbox(
+    ctx: typer.Context,
+    to: Annotated[str | None, typer.Option("--to", help="Only messages to this destination.",
+                                           show_default=False)] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10_000, help="Newest N messages.")] = 20,
+    json_: JsonOpt = False,
+) -> None:
+    """Show simulated messages, newest first, with their codes."""
+    from twofa_cli.services.delivery import list_outbox
+
+    emit(list_outbox(runtime(ctx), to=to, limit=limit), as_json=json_, columns=COLUMNS,
+         title="Outbox")

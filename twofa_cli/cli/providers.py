@@ -1,0 +1,186 @@
+"""``twofa provider``: the Services Manager."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from twofa_cli.cli.output import JsonOpt, YesOpt, confirm, emit, note, read_secret, runtime
+
+app = typer.Typer(help="Service providers that deliver codes: SMTP relay, Twilio, Cdyne.",
+                  no_args_is_help=True)
+add_app = typer.Typer(help="Add a service provider.", no_args_is_help=True)
+configio_app = typer.Typer(help="Add the platform's own (Configio) provider.", no_args_is_help=True)
+custom_app = typer.Typer(help="Add a custom SMS provider with your own account.", no_args_is_help=True)
+app.add_typer(add_app, name="add")
+add_app.add_typer(configio_app, name="configio")
+add_app.add_typer(custom_app, name="custom")
+
+COLUMNS = [("id", "ID"), ("title", "Title"), ("kind", "Kind"), ("channel", "Channel"),
+           ("options", "Options")]
+
+ProviderArg = Annotated[str, typer.Argument(help="Provider id or title.", metavar="P")]
+TitleOpt = Annotated[str, typer.Option("--title", help="Name shown to admins.")]
+AccountSidOpt = Annotated[str | None, typer.Option("--account-sid", help="Twilio Account SID (AC…).",
+                                                   show_default=False)]
+AuthTokenOpt = Annotated[str | None, typer.Option(
+    "--auth-token", help="Twilio Auth Token (prefer --auth-token-stdin: options show in `ps`).",
+    show_default=False)]
+AuthTokenStdinOpt = Annotated[bool, typer.Option("--auth-token-stdin",
+                                                 help="Read the Auth Token from standard input.")]
+FromNumberOpt = Annotated[str | None, typer.Option("--from-number", help="Sender number in E.164.",
+                                                   show_default=False)]
+MessagingServiceOpt = Annotated[str | None, typer.Option(
+    "--messaging-service-sid", help="Twilio Messaging Service SID (MG…), instead of --from-number.",
+    show_default=False)]
+LicenseKeyOpt = Annotated[str | None, typer.Option(
+    "--license-key", help="Cdyne License Key (prefer --license-key-stdin).", show_default=False)]
+LicenseKeyStdinOpt = Annotated[bool, typer.Option("--license-key-stdin",
+                                                  help="Read the License Key from standard input.")]
+BaseUrlOpt = Annotated[str | None, typer.Option(
+    "--api-base-url", help="Provider API base URL (for proxies and tests).", show_default=False)]
+
+
+def _add(ctx: typer.Context, channel: str, title: str, options: dict, as_json: bool) -> None:
+    from twofa_cli.services import providers
+
+    provider = providers.add_provider(runtime(ctx), channel=channel, title=title, options=options)
+    emit(provider, as_json=as_json, title="Provider added")
+
+
+@configio_app.command("smtp")
+def add_smtp(ctx: typer.Context, title: TitleOpt = "Email", json_: JsonOpt = False) -> None:
+    """Email codes through the platform's SMTP relay ([smtp] in config.toml)."""
+    _add(ctx, "smtp", title, {}, json_)
+
+
+@custom_app.command("twilio")
+def add_twilio(
+    ctx: typer.Context,
+    title: TitleOpt,
+    account_sid: Annotated[str, typer.Option("--account-sid", help="Twilio Account SID (AC…).")],
+    auth_token: AuthTokenOpt = None,
+    auth_token_stdin: AuthTokenStdinOpt = False,
+    from_number: FromNumberOpt = None,
+    messaging_service_sid: MessagingServiceOpt = None,
+    api_base_url: BaseUrlOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """SMS codes through your Twilio account (see `twofa provider instructions twilio`)."""
+    token = read_secret(auth_token, auth_token_stdin, "Twilio Auth Token")
+    options = {"account_sid": account_sid, "auth_token": token, "from_number": from_number,
+               "messaging_service_sid": messaging_service_sid, "api_base_url": api_base_url}
+    _add(ctx, "twilio", title, options, json_)
+
+
+@custom_app.command("cdyne")
+def add_cdyne(
+    ctx: typer.Context,
+    title: TitleOpt,
+    license_key: LicenseKeyOpt = None,
+    license_key_stdin: LicenseKeyStdinOpt = False,
+    from_number: FromNumberOpt = None,
+    api_base_url: BaseUrlOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """SMS codes through your Cdyne account (see `twofa provider instructions cdyne`)."""
+    key = read_secret(license_key, license_key_stdin, "Cdyne License Key")
+    options = {"license_key": key, "from_number": from_number, "api_base_url": api_base_url}
+    _add(ctx, "cdyne", title, options, json_)
+
+
+@app.command("instructions")
+def instructions(
+    channel: Annotated[str, typer.Argument(help="twilio, cdyne or smtp.", metavar="CHANNEL")],
+    json_: JsonOpt = False,
+) -> None:
+    """The setup steps to follow at the vendor before adding a provider."""
+    from twofa_cli.services.providers import instructions as get_instructions
+
+    data = get_instructions(channel.lower())
+    emit(data if json_ else data["instructions"], as_json=json_)
+
+
+@app.command("list")
+def list_(ctx: typer.Context, json_: JsonOpt = False) -> None:
+    """List service providers (credentials masked)."""
+    from twofa_cli.services import providers
+
+    emit(providers.list_providers(runtime(ctx)), as_json=json_, columns=COLUMNS, title="Providers")
+
+
+@app.command("show")
+def show(ctx: typer.Context, provider: ProviderArg, json_: JsonOpt = False) -> None:
+    """Show one provider (credentials masked) and the secondary auth that uses it."""
+    from twofa_cli.services import providers
+
+    emit(providers.show_provider(runtime(ctx), provider), as_json=json_, title="Provider")
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    provider: ProviderArg,
+    title: Annotated[str | None, typer.Option("--title", help="New title.", show_default=False)] = None,
+    account_sid: AccountSidOpt = None,
+    auth_token: AuthTokenOpt = None,
+    auth_token_stdin: AuthTokenStdinOpt = False,
+    from_number: FromNumberOpt = None,
+    messaging_service_sid: MessagingServiceOpt = None,
+    license_key: LicenseKeyOpt = None,
+    license_key_stdin: LicenseKeyStdinOpt = False,
+    api_base_url: BaseUrlOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Change a provider's title or options; credentials are re-validated and re-encrypted."""
+    from twofa_cli.services import providers
+
+    options = {
+        "account_sid": account_sid,
+        "auth_token": auth_token if not auth_token_stdin else read_secret(None, True, "Auth Token"),
+        "from_number": from_number,
+        "messaging_service_sid": messaging_service_sid,
+        "license_key": license_key if not license_key_stdin else read_secret(None, True, "License Key"),
+        "api_base_url": api_base_url,
+    }
+    result = providers.update_provider(runtime(ctx), provider, title=title, options=options)
+    emit(result, as_json=json_, title="Provider updated")
+
+
+@app.command("remove")
+def remove(ctx: typer.Context, provider: ProviderArg, yes: YesOpt = False, json_: JsonOpt = False) -> None:
+    """Remove a provider; with --yes also the secondary auth (and its entries) that use it."""
+    from twofa_cli.services import providers
+
+    rt = runtime(ctx)
+    plan = providers.removal_plan(rt, provider)
+    if plan["secondary_auth"]:
+        titles = ", ".join(repr(s["title"]) for s in plan["secondary_auth"])
+        confirm(f"Provider {plan['provider']['title']!r} is used by secondary auth {titles}; "
+                "remove them and their customers' entries too?", yes=yes, as_json=json_)
+    result = providers.remove_provider(rt, provider, cascade=bool(plan["secondary_auth"]))
+    if json_:
+        emit(result, as_json=True)
+        return
+    note(f"Removed provider {result['removed']['title']!r} (id {result['removed']['id']}).")
+    for method in result["secondary_auth_removed"]:
+        note(f"Removed secondary auth {method['title']!r} (id {method['id']}) "
+             f"and {method['entries_removed']} customer entries.")
+
+
+@app.command("test")
+def test(
+    ctx: typer.Context,
+    provider: ProviderArg,
+    to: Annotated[str, typer.Option("--to", help="Phone number (E.164) or email address.")],
+    live: Annotated[bool, typer.Option("--live", help="Send for real even in simulate mode.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Send a test message through a provider and print the receipt."""
+    from twofa_cli.services import delivery
+
+    result = delivery.send_test(runtime(ctx), provider, to=to, live=live)
+    emit(result, as_json=json_, title="Test message")
+    if not json_ and result["mode"] == "simulate":
+        note("Simulate mode: the message went to the outbox (`twofa outbox`); use --live to send it.")

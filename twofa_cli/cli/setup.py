@@ -1,0 +1,44 @@
+"""``twofa init`` and ``twofa db``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from twofa_cli.cli.output import JsonOpt, emit, note
+
+DatabaseUrlOpt = Annotated[
+    str | None,
+    typer.Option("--database-url", help="SQLAlchemy URL (sqlite:///… or postgresql+psycopg://…); "
+                 "also TWOFA_DATABASE_URL.", show_default=False),
+]
+
+
+def init(ctx: typer.Context, database_url: DatabaseUrlOpt = None, json_: JsonOpt = False) -> None:
+    """Create the home folder, secret key, config.toml and database schema (safe to rerun)."""
+    from twofa_cli.services.setup import initialise
+
+    result = initialise(ctx.find_root().obj.home, database_url=database_url)
+    emit(result, as_json=json_, title="twofa home")
+    if not json_:
+        note("Ready." if result["created"] else "Already initialised; nothing to create.")
+
+
+db_app = typer.Typer(help="Database schema: status and upgrades.", no_args_is_help=True)
+
+
+@db_app.command("status")
+def status(ctx: typer.Context, database_url: DatabaseUrlOpt = None, json_: JsonOpt = False) -> None:
+    """Show the schema revision of the database and the one this twofa needs."""
+    from twofa_cli.services.setup import db_status
+
+    emit(db_status(ctx.find_root().obj.home, database_url=database_url), as_json=json_)
+
+
+@db_app.command("upgrade")
+def upgrade(ctx: typer.Context, database_url: DatabaseUrlOpt = None, json_: JsonOpt = False) -> None:
+    """Migrate the schema to the newest revision, keeping every row."""
+    from twofa_cli.services.setup import db_upgrade
+
+    emit(db_upgrade(ctx.find_root().obj.home, database_url=database_url), as_json=json_)

@@ -1,0 +1,66 @@
+"""The one exception tree of twofa.
+
+Each domain error carries the contract's exit code and JSON error code, so the
+CLI's entry point (``twofa_cli.cli.main``) is the only place that turns an error
+into output. Library callers catch these classes directly.
+"""
+
+from __future__ import annotations
+
+
+class TwofaError(Exception):
+    exit_code = 1
+    code = "rejected"
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = {k: v for k, v in details.items() if v is not None}
+
+
+class Rejected(TwofaError):
+    """Wrong or expired code, wrong password, conflict, 2FA not allowed."""
+
+
+class NotInitialised(Rejected):
+    code = "not_initialised"
+
+
+class SchemaOutOfDate(Rejected):
+    code = "schema_out_of_date"
+
+
+class Conflict(Rejected):
+    code = "conflict"
+
+
+class BadInput(TwofaError, ValueError):
+    exit_code = 2
+    code = "bad_input"
+
+
+class NotFound(TwofaError):
+    exit_code = 3
+    code = "not_found"
+
+
+class Throttled(TwofaError):
+    """Too many attempts or sends; ``retry_after`` is in seconds when known."""
+
+    exit_code = 4
+    code = "throttled"
+
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+class DeliveryFailed(TwofaError):
+    """The provider or relay refused the message or could not be reached."""
+
+    exit_code = 5
+    code = "delivery_failed"
+
+    def __init__(self, message: str, *, provider_code: str | None = None) -> None:
+        super().__init__(message, provider_code=provider_code)
+        self.provider_code = provider_code

@@ -1,0 +1,74 @@
+"""What every service needs: settings, the store, the secret key, a clock, an actor.
+
+The library entry point: the shop's web app opens one Runtime and passes it to
+the functions of ``twofa_cli.services``; the CLI does the same per command.
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from twofa_cli.config import Settings, load_settings
+from twofa_cli.errors import NotInitialised
+from twofa_cli.security import SecretKey, load_secret_key
+from twofa_cli.store.engine import make_engine, transaction
+from twofa_cli.store.schema import check_schema
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    key: SecretKey
+    actor: str = field(default_factory=default_actor)
+    clock: Callable[[], datetime] = utcnow
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        with transaction(self.engine) as session:
+            yield session
+
+
+def open_runtime(
+    home: str | Path | None = None,
+    *,
+    database_url: str | None = None,
+    actor: str | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> Runtime:
+    """Open an initialised home; fail with a hint to run `twofa init` otherwise."""
+    settings = load_settings(home, database_url=database_url)
+    if not settings.config_file.is_file():
+        raise NotInitialised(f"{settings.home} is not a twofa home: run `twofa init`")
+    key = load_secret_key(settings.key_file)
+    engine = make_engine(settings.database_url)
+    check_schema(engine)
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        key=key,
+        actor=actor or default_actor(),
+        clock=clock or utcnow,
+    )

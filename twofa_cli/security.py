@@ -1,0 +1,190 @@
+"""Codes, hashing, encryption and masking: every secret twofa handles passes here."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import stat
+from functools import cached_property
+from pathlib import Path
+
+from twofa_cli.errors import NotInitialised, Rejected
+
+SECRET_KEY_ENV = "TWOFA_SECRET_KEY"
+
+
+# -- verification codes -------------------------------------------------------------
+
+
+def generate_code(length: int = 6) -> str:
+    """A uniformly random numeric code from the OS CSPRNG (never ``random``)."""
+    return "".join(secrets.choice("0123456789") for _ in range(length))
+
+
+def new_device_token() -> str:
+    """32 random bytes for a "Trust this device" cookie; only its SHA-256 is stored."""
+    return secrets.token_urlsafe(32)
+
+
+def sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+# -- the secret key ------------------------------------------------------------------
+
+
+class SecretKey:
+    """The deployment's Fernet key: encrypts credentials and keys the code HMAC."""
+
+    def __init__(self, key: str | bytes) -> None:
+        raw = key.encode() if isinstance(key, str) else key
+        try:
+            decoded = base64.urlsafe_b64decode(raw.strip())
+        except ValueError:
+            decoded = b""
+        if len(decoded) != 32:
+            raise Rejected("the secret key is not a valid Fernet key (32 url-safe base64 bytes)")
+        self._key = raw.strip()
+        # A separate key for the code HMAC, so no key serves two purposes.
+        self._hmac_key = hmac.new(decoded, b"twofa code hmac", hashlib.sha256).digest()
+
+    @staticmethod
+    def generate() -> str:
+        return base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+    @cached_property
+    def _fernet(self):
+        from cryptography.fernet import Fernet
+
+        return Fernet(self._key)
+
+    def code_hmac(self, challenge_id: int, code: str) -> str:
+        """HMAC-SHA256 of a code, bound to its challenge so one HMAC never fits another."""
+        message = f"{challenge_id}:{code}".encode()
+        return hmac.new(self._hmac_key, message, hashlib.sha256).hexdigest()
+
+    def encrypt_json(self, data: dict) -> str:
+        return self._fernet.encrypt(json.dumps(data, sort_keys=True).encode()).decode()
+
+    def decrypt_json(self, token: str) -> dict:
+        from cryptography.fernet import InvalidToken
+
+        try:
+            return json.loads(self._fernet.decrypt(token.encode()))
+        except InvalidToken:
+            raise Rejected(
+                "stored credentials cannot be decrypted: the secret key is not the one they "
+                "were saved with"
+            ) from None
+
+
+def codes_match(expected_hmac: str, given_hmac: str) -> bool:
+    return hmac.compare_digest(expected_hmac, given_hmac)
+
+
+def load_secret_key(key_file: Path) -> SecretKey:
+    """``TWOFA_SECRET_KEY`` if set, else the key file, which must be owner-only."""
+    if env_key := os.environ.get(SECRET_KEY_ENV):
+        return SecretKey(env_key)
+    try:
+        mode = key_file.stat().st_mode
+    except FileNotFoundError:
+        raise NotInitialised(f"no secret key at {key_file}: run `twofa init`") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise Rejected(
+            f"{key_file} is readable by group or others (mode {stat.S_IMODE(mode):o}): "
+            f"run `chmod 600 {key_file}`"
+        )
+    return SecretKey(key_file.read_bytes())
+
+
+def write_private_file(path: Path, content: str) -> None:
+    """Create ``path`` owner-only (0600) from the first byte; never widen an existing file."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(content)
+    os.chmod(path, 0o600)
+
+
+# -- passwords -----------------------------------------------------------------------
+
+_hasher = None
+
+
+def _password_hasher():
+    global _hasher
+    if _hasher is None:
+        from argon2 import PasswordHasher
+
+        _hasher = PasswordHasher()  # argon2id with the library's RFC 9106 defaults
+    return _hasher
+
+
+def hash_password(password: str) -> str:
+    return _password_hasher().hash(password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """Check a password; with no hash, burn the same time so both paths look alike."""
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    hasher = _password_hasher()
+    try:
+        return hasher.verify(password_hash or _dummy_hash(), password) and bool(password_hash)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+_dummy = None
+
+
+def _dummy_hash() -> str:
+    global _dummy
+    if _dummy is None:
+        _dummy = _password_hasher().hash(secrets.token_hex(16))
+    return _dummy
+
+
+def is_argon2_hash(value: str) -> bool:
+    return value.startswith("$argon2id$")
+
+
+# -- masking -------------------------------------------------------------------------
+
+
+def mask_secret(value: str | None) -> str:
+    """``…abcd``: enough to tell two credentials apart, never enough to use one."""
+    if not value:
+        return ""
+    return "…" + value[-4:] if len(value) > 8 else "…"
+
+
+def mask_phone(number: str) -> str:
+    """``+1•••••••4567``: keep the country code and the last four digits."""
+    if len(number) <= 6:
+        return "•" * len(number)
+    head = 2 if number.startswith("+") else 0
+    return number[:head] + "•" * (len(number) - head - 4) + number[-4:]
+
+
+def mask_email(address: str) -> str:
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}•••@{domain}"
+
+
+def mask_destination(destination: str) -> str:
+    return mask_email(destination) if "@" in destination else mask_phone(destination)
+
+
+def mask_url(url: str) -> str:
+    """Hide a password in a database URL."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL is reported elsewhere; never echo it raw
+        return "<unparsable url>"

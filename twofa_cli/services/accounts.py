@@ -1,0 +1,216 @@
+"""Shopping Cart accounts: customers and administrators, with argon2id passwords."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import insert
+from sqlmodel import Session, col, select
+
+from twofa_cli import validate
+from twofa_cli.errors import BadInput, Conflict, NotFound
+from twofa_cli.runtime import Runtime
+from twofa_cli.security import hash_password, is_argon2_hash
+from twofa_cli.services import audit, devices
+from twofa_cli.services.common import find, iso
+from twofa_cli.store.models import Account, Entry, TrustedDevice
+
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+IMPORT_BATCH = 2000
+
+
+def audience_of(account: Account) -> str:
+    return "admin" if account.is_admin else "customer"
+
+
+def _password(password: str) -> str:
+    if len(password) < MIN_PASSWORD:
+        raise BadInput(f"password must have at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise BadInput(f"password must have at most {MAX_PASSWORD} characters")
+    return password
+
+
+def add_account(
+    rt: Runtime, *, email: str, password: str, name: str = "", is_admin: bool = False
+) -> dict:
+    email = validate.email_address(email).lower()
+    name = validate.text(name, "name") if name.strip() else ""
+    password_hash = hash_password(_password(password))
+    with rt.transaction() as session:
+        if session.exec(select(Account.id).where(Account.email == email)).first() is not None:
+            raise Conflict(f"an account for {email} already exists")
+        account = Account(email=email, name=name, password_hash=password_hash,
+                          is_admin=is_admin, created_at=rt.now())
+        session.add(account)
+        session.flush()
+        audit.record(session, rt, "account.add", account_id=account.id, target=email)
+        return account_public(account)
+
+
+def set_password(rt: Runtime, ident: str, password: str) -> dict:
+    """Change a password; every trusted device of the account is revoked with it."""
+    password_hash = hash_password(_password(password))
+    with rt.transaction() as session:
+        account = find(session, Account, ident, by="email", what="account")
+        account.password_hash = password_hash
+        session.add(account)
+        audit.record(session, rt, "account.password", account_id=account.id, target=account.email)
+        revoked = devices.revoke_all(session, rt, account.id, "password changed")
+        return {**account_public(account), "trusted_devices_revoked": revoked}
+
+
+def list_accounts(rt: Runtime, *, limit: int = 100, offset: int = 0) -> list[dict]:
+    with rt.transaction() as session:
+        rows = session.exec(select(Account).order_by(col(Account.id)).offset(offset).limit(limit))
+        return [account_public(a) for a in rows]
+
+
+def show_account(rt: Runtime, ident: str) -> dict:
+    with rt.transaction() as session:
+        account = find(session, Account, ident, by="email", what="account")
+        entries = session.exec(select(Entry.id).where(Entry.account_id == account.id)).all()
+        trusted = session.exec(
+            select(TrustedDevice).where(TrustedDevice.account_id == account.id,
+                                        col(TrustedDevice.revoked_at).is_(None))
+        ).all()
+        return {
+            **account_public(account),
+            "entries": len(entries),
+            "trusted_devices": sum(1 for d in trusted if d.expires_at > rt.now()),
+            "failed_verifications": account.failed_verifications,
+            "locked_until": iso(account.locked_until) if account.locked_until
+            and account.locked_until > rt.now() else None,
+        }
+
+
+def account_public(account: Account) -> dict:
+    return {
+        "id": account.id,
+        "email": account.email,
+        "name": account.name,
+        "audience": audience_of(account),
+        "created_at": iso(account.created_at),
+    }
+
+
+# -- CSV import ---------------------------------------------------------------------
+
+
+@dataclass
+class ImportProblem:
+    line: int
+    message: str
+
+
+def _rows(path: Path) -> Iterator[tuple[int, dict]]:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        fields = {f.strip().lower() for f in reader.fieldnames or []}
+        if "email" not in fields or not fields & {"password", "password_hash"}:
+            raise BadInput(f"{path.name}: the header must name email and password or password_hash")
+        for row in reader:
+            clean = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()
+                     if isinstance(v, str) or v is None}
+            yield reader.line_num, clean
+
+
+def _check_row(row: dict) -> tuple[str, str, str | None, str | None]:
+    email = validate.email_address(row.get("email", "")).lower()
+    name = validate.text(row["name"], "name") if row.get("name") else ""
+    password_hash = row.get("password_hash") or None
+    if password_hash:
+        if not is_argon2_hash(password_hash) or len(password_hash) > 200:
+            raise BadInput("password_hash is not an argon2id hash")
+        return email, name, None, password_hash
+    return email, name, _password(row.get("password", "")), None
+
+
+def import_accounts(
+    rt: Runtime, path: str | Path, *, progress: Callable[[int], None] | None = None,
+) -> dict:
+    """Import a CSV in two streaming passes: check every row, then insert in batches.
+
+    One transaction: a bad row anywhere imports nothing and reports every bad row.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise NotFound(f"no file {str(path)[:200]!r}")
+    problems: list[ImportProblem] = []
+    seen: dict[str, int] = {}
+    try:
+        for line, row in _rows(path):
+            try:
+                email, *_ = _check_row(row)
+            except BadInput as exc:
+                problems.append(ImportProblem(line, exc.message))
+                continue
+            if email in seen:
+                problems.append(ImportProblem(line, f"{email} repeats line {seen[email]}"))
+            seen[email] = line
+    except UnicodeDecodeError:
+        raise BadInput(f"{path.name} is not UTF-8 text") from None
+    except csv.Error as exc:
+        raise BadInput(f"{path.name} is not valid CSV: {exc}") from None
+
+    with rt.transaction() as session:
+        problems += _existing(session, seen)
+        if problems:
+            problems.sort(key=lambda p: p.line)
+            raise ImportRejected(problems)
+        total = 0
+        batch: list[dict] = []
+        for _line, row in _rows(path):
+            email, name, password, password_hash = _check_row(row)
+            batch.append({
+                "email": email, "name": name, "is_admin": False,
+                "password_hash": password_hash or hash_password(password),
+                "failed_verifications": 0, "created_at": rt.now(),
+            })
+            if len(batch) >= IMPORT_BATCH:
+                total += _insert(session, batch, progress)
+        total += _insert(session, batch, progress)
+        audit.record(session, rt, "account.import", target=path.name[:200], detail=f"{total} accounts")
+    return {"imported": total, "file": str(path)}
+
+
+def _existing(session: Session, seen: dict[str, int]) -> list[ImportProblem]:
+    emails = list(seen)
+    found = []
+    for start in range(0, len(emails), 500):
+        chunk = emails[start:start + 500]
+        for email in session.exec(select(Account.email).where(col(Account.email).in_(chunk))):
+            found.append(ImportProblem(seen[email], f"an account for {email} already exists"))
+    return found
+
+
+def _insert(session: Session, batch: list[dict], progress: Callable[[int], None] | None) -> int:
+    if not batch:
+        return 0
+    session.execute(insert(Account), batch)
+    count = len(batch)
+    batch.clear()
+    if progress:
+        progress(count)
+    return count
+
+
+class ImportRejected(BadInput):
+    def __init__(self, problems: list[ImportProblem]) -> None:
+        shown = "; ".join(f"line {p.line}: {p.message}" for p in problems[:20])
+        more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
+        super().__init__(f"{len(problems)} bad rows, nothing imported: {shown}{more}")
+        self.details["rows"] = [{"line": p.line, "message": p.message} for p in problems]
+
+
+def account_id(rt: Runtime, ident: str) -> int | None:
+    """The id behind an id or email, or None: for client-side cookie lookups."""
+    try:
+        with rt.transaction() as session:
+            return find(session, Account, ident, by="email", what="account").id
+    except NotFound:
+        return None

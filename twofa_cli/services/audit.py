@@ -1,0 +1,54 @@
+"""The audit trail: who did what to which account, and how it ended. Never a secret."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from twofa_cli.runtime import Runtime
+from twofa_cli.services.common import find, iso
+from twofa_cli.store.models import Account, AuditEvent
+
+
+def record(
+    session: Session,
+    rt: Runtime,
+    action: str,
+    *,
+    account_id: int | None = None,
+    target: str = "",
+    outcome: str = "ok",
+    detail: str = "",
+) -> None:
+    session.add(
+        AuditEvent(
+            at=rt.now(),
+            actor=rt.actor[:200],
+            action=action,
+            account_id=account_id,
+            target=target[:300],
+            outcome=outcome,
+            detail=detail[:500],
+        )
+    )
+
+
+def list_events(rt: Runtime, *, account: str | None = None, limit: int = 50) -> list[dict]:
+    with rt.transaction() as session:
+        query = select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(limit)
+        if account is not None:
+            account_id = find(session, Account, account, by="email", what="account").id
+            query = query.where(AuditEvent.account_id == account_id)
+        return [event_public(event) for event in session.exec(query)]
+
+
+def event_public(event: AuditEvent) -> dict:
+    return {
+        "id": event.id,
+        "at": iso(event.at),
+        "actor": event.actor,
+        "action": event.action,
+        "account_id": event.account_id,
+        "target": event.target,
+        "outcome": event.outcome,
+        "detail": event.detail,
+    }

@@ -1,0 +1,142 @@
+"""Handing a message to a provider: send caps, simulate vs live, the delivery log.
+
+In simulate mode the message lands in the outbox table (with its code, so
+operators can rehearse); in live mode it goes through the provider's channel
+and no body with a code is stored anywhere.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from twofa_cli import validate
+from twofa_cli.channels import Message, Receipt, channel_class
+from twofa_cli.errors import BadInput, Throttled
+from twofa_cli.runtime import Runtime
+from twofa_cli.services import audit
+from twofa_cli.services.common import find, iso
+from twofa_cli.services.providers import open_channel
+from twofa_cli.store.engine import serialize_on
+from twofa_cli.store.models import Delivery, OutboxMessage, Provider
+
+HOUR = timedelta(hours=1)
+
+
+def destination_for(rt: Runtime, provider: Provider, to: str) -> str:
+    """Validate ``to`` against the provider's medium: a phone for SMS, an email for SMTP."""
+    medium = channel_class(provider.channel).medium
+    looks_like_email = "@" in to
+    if medium == "sms":
+        if looks_like_email:
+            raise BadInput(f"{provider.title!r} sends SMS: give a phone number, not an email")
+        return validate.phone_number(to, rt.settings.sms.allowed_countries)
+    if not looks_like_email:
+        raise BadInput(f"{provider.title!r} sends email: give an email address, not a phone number")
+    return validate.email_address(to)
+
+
+def check_caps(session: Session, rt: Runtime, provider: Provider, destination: str) -> None:
+    """Refuse a send over the per-destination or per-provider hourly cap (SMS pumping)."""
+    throttle = rt.settings.throttle
+    since = rt.now() - HOUR
+    serialize_on(session, f"twofa-send:{destination}")
+    to_destination = session.exec(
+        select(func.count(), func.min(Delivery.sent_at))
+        .where(Delivery.destination == destination, col(Delivery.sent_at) > since)
+    ).one()
+    if to_destination[0] >= throttle.max_per_destination_per_hour:
+        raise Throttled(
+            f"{throttle.max_per_destination_per_hour} codes were sent to this destination in the "
+            f"last hour: try again in {_wait(rt, to_destination[1])}",
+            retry_after=_seconds_until(rt, to_destination[1] + HOUR),
+        )
+    serialize_on(session, f"twofa-provider:{provider.id}")
+    by_provider = session.exec(
+        select(func.count(), func.min(Delivery.sent_at))
+        .where(Delivery.provider_id == provider.id, col(Delivery.sent_at) > since)
+    ).one()
+    if by_provider[0] >= throttle.provider_hourly_cap:
+        raise Throttled(
+            f"provider {provider.title!r} reached its cap of {throttle.provider_hourly_cap} "
+            f"messages an hour: try again in {_wait(rt, by_provider[1])}",
+            retry_after=_seconds_until(rt, by_provider[1] + HOUR),
+        )
+
+
+def _seconds_until(rt: Runtime, moment: datetime) -> int:
+    return max(1, int((moment - rt.now()).total_seconds()) + 1)
+
+
+def _wait(rt: Runtime, oldest: datetime) -> str:
+    return f"{_seconds_until(rt, oldest + HOUR)} s"
+
+
+def deliver(
+    session: Session, rt: Runtime, provider: Provider, message: Message, *,
+    code: str | None = None, live: bool | None = None,
+) -> Receipt:
+    """Send (or simulate) one message and log it for the caps. Raises DeliveryFailed."""
+    if live is None:
+        live = rt.settings.delivery.mode == "live"
+    medium = channel_class(provider.channel).medium
+    if live:
+        receipt = open_channel(rt, provider).send(message)
+    else:
+        outbox = OutboxMessage(
+            to=message.to, channel=medium, subject=message.subject, body=message.text,
+            code=code, created_at=rt.now(),
+        )
+        session.add(outbox)
+        session.flush()
+        receipt = Receipt(channel="outbox", to=message.to, message_id=f"outbox-{outbox.id}",
+                          status="simulated")
+    session.add(Delivery(provider_id=provider.id, destination=message.to,
+                         provider_message_id=receipt.message_id[:200], sent_at=rt.now()))
+    return receipt
+
+
+def send_test(rt: Runtime, ident: str, *, to: str, live: bool = False) -> dict:
+    """``provider test``: one message through a provider, counted against the caps."""
+    live = live or rt.settings.delivery.mode == "live"
+    with rt.transaction() as session:
+        provider = find(session, Provider, ident, by="title", what="provider")
+        destination = destination_for(rt, provider, to)
+        check_caps(session, rt, provider, destination)
+        message = Message(
+            to=destination,
+            subject="twofa test message",
+            text=f"This is a test message from twofa through {provider.title}.",
+        )
+        receipt = deliver(session, rt, provider, message, live=live)
+        audit.record(session, rt, "provider.test", target=f"{provider.id}:{provider.title}",
+                     outcome=receipt.status)
+    return {
+        "provider_id": provider.id,
+        "mode": "live" if live else "simulate",
+        "channel": receipt.channel,
+        "to": receipt.to,
+        "message_id": receipt.message_id,
+        "status": receipt.status,
+    }
+
+
+def list_outbox(rt: Runtime, *, to: str | None = None, limit: int = 20) -> list[dict]:
+    with rt.transaction() as session:
+        query = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
+        if to:
+            query = query.where(OutboxMessage.to == to.strip())
+        return [
+            {
+                "id": m.id,
+                "to": m.to,
+                "channel": m.channel,
+                "subject": m.subject,
+                "body": m.body,
+                "code": m.code,
+                "created_at": iso(m.created_at),
+            }
+            for m in session.exec(query)
+        ]

@@ -1,0 +1,181 @@
+"""Service providers: the platform's SMTP relay or a custom SMS provider.
+
+Options a channel marks secret are stored only inside one Fernet token.
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from twofa_cli import validate
+from twofa_cli.channels import Channel, channel_class
+from twofa_cli.errors import BadInput, Conflict
+from twofa_cli.runtime import Runtime
+from twofa_cli.security import SecretKey, mask_secret
+from twofa_cli.services import audit
+from twofa_cli.services.common import find, iso
+from twofa_cli.store.models import Provider, SecondaryAuth
+
+KINDS = {"smtp": "configio", "twilio": "custom", "cdyne": "custom"}
+
+
+def _validated(channel: type[Channel], options: dict):
+    try:
+        return channel.Options(**{k: v for k, v in options.items() if v is not None})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(p) for p in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "missing":
+            message = "is required"
+        elif error["type"] == "extra_forbidden":
+            message = f"is not an option of {channel.name}"
+        raise BadInput(f"{field} {message}" if field else message) from None
+
+
+def _split(channel: type[Channel], options) -> tuple[dict, dict]:
+    data = options.model_dump(exclude_none=True)
+    secret = {k: v for k, v in data.items() if k in channel.secret_fields}
+    public = {k: v for k, v in data.items() if k not in channel.secret_fields}
+    return public, secret
+
+
+def _options(provider: Provider, key: SecretKey) -> dict:
+    secret = key.decrypt_json(provider.secrets) if provider.secrets else {}
+    return {**provider.options, **secret}
+
+
+def _title_taken(session: Session, title: str, provider_id: int | None = None) -> None:
+    existing = session.exec(select(Provider).where(Provider.title == title)).first()
+    if existing and existing.id != provider_id:
+        raise Conflict(f"a provider titled {title!r} already exists (id {existing.id})")
+
+
+def add_provider(rt: Runtime, *, channel: str, title: str, options: dict | None = None) -> dict:
+    channel_cls = channel_class(channel)
+    title = validate.text(title)
+    public, secret = _split(channel_cls, _validated(channel_cls, options or {}))
+    now = rt.now()
+    with rt.transaction() as session:
+        _title_taken(session, title)
+        provider = Provider(
+            kind=KINDS[channel],
+            channel=channel,
+            title=title,
+            options=public,
+            secrets=rt.key.encrypt_json(secret) if secret else "",
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(provider)
+        try:
+            session.flush()
+        except IntegrityError:  # a concurrent add took the title
+            raise Conflict(f"a provider titled {title!r} already exists") from None
+        audit.record(session, rt, "provider.add", target=f"{provider.id}:{title}", detail=channel)
+        return provider_public(provider, rt.key)
+
+
+def list_providers(rt: Runtime) -> list[dict]:
+    with rt.transaction() as session:
+        providers = session.exec(select(Provider).order_by(col(Provider.id))).all()
+        return [provider_public(p, rt.key) for p in providers]
+
+
+def show_provider(rt: Runtime, ident: str) -> dict:
+    with rt.transaction() as session:
+        provider = find(session, Provider, ident, by="title", what="provider")
+        data = provider_public(provider, rt.key)
+        data["secondary_auth"] = [s.title for s in _dependents(session, provider)]
+        return data
+
+
+def update_provider(
+    rt: Runtime, ident: str, *, title: str | None = None, options: dict | None = None
+) -> dict:
+    changes = {k: v for k, v in (options or {}).items() if v is not None}
+    if title is None and not changes:
+        raise BadInput("nothing to update: give --title or an option to change")
+    with rt.transaction() as session:
+        provider = find(session, Provider, ident, by="title", what="provider")
+        channel_cls = channel_class(provider.channel)
+        if title is not None:
+            provider.title = validate.text(title)
+            _title_taken(session, provider.title, provider.id)
+        if changes:
+            merged = channel_cls.Options.merge(_options(provider, rt.key), changes)
+            public, secret = _split(channel_cls, _validated(channel_cls, merged))
+            provider.options = public
+            provider.secrets = rt.key.encrypt_json(secret) if secret else ""
+        provider.updated_at = rt.now()
+        session.add(provider)
+        changed = sorted(changes) + (["title"] if title is not None else [])
+        audit.record(
+            session, rt, "provider.update",
+            target=f"{provider.id}:{provider.title}", detail=",".join(changed),
+        )
+        return provider_public(provider, rt.key)
+
+
+def _dependents(session: Session, provider: Provider) -> list[SecondaryAuth]:
+    query = select(SecondaryAuth).where(SecondaryAuth.provider_id == provider.id)
+    return list(session.exec(query.order_by(col(SecondaryAuth.id))))
+
+
+def removal_plan(rt: Runtime, ident: str) -> dict:
+    """What ``remove_provider`` would delete, so the caller can ask before cascading."""
+    with rt.transaction() as session:
+        provider = find(session, Provider, ident, by="title", what="provider")
+        return {
+            "provider": provider_public(provider, rt.key),
+            "secondary_auth": [{"id": s.id, "title": s.title} for s in _dependents(session, provider)],
+        }
+
+
+def remove_provider(rt: Runtime, ident: str, *, cascade: bool = False) -> dict:
+    from twofa_cli.services.secondary_auth import delete_secondary_auth
+
+    with rt.transaction() as session:
+        provider = find(session, Provider, ident, by="title", what="provider")
+        dependents = _dependents(session, provider)
+        if dependents and not cascade:
+            titles = ", ".join(repr(s.title) for s in dependents)
+            raise Conflict(
+                f"provider {provider.title!r} is used by secondary auth {titles}: "
+                "pass --yes to remove them too"
+            )
+        removed = [delete_secondary_auth(session, rt, s) for s in dependents]
+        data = provider_public(provider, rt.key)
+        session.delete(provider)
+        audit.record(session, rt, "provider.remove", target=f"{provider.id}:{provider.title}")
+        return {"removed": data, "secondary_auth_removed": removed}
+
+
+def provider_public(provider: Provider, key: SecretKey) -> dict:
+    channel_cls = channel_class(provider.channel)
+    options = dict(provider.options)
+    if provider.secrets:
+        for name, value in key.decrypt_json(provider.secrets).items():
+            options[name] = mask_secret(value)
+    return {
+        "id": provider.id,
+        "kind": provider.kind,
+        "channel": provider.channel,
+        "medium": channel_cls.medium,
+        "title": provider.title,
+        "options": options,
+        "created_at": iso(provider.created_at),
+        "updated_at": iso(provider.updated_at),
+    }
+
+
+def open_channel(rt: Runtime, provider: Provider) -> Channel:
+    channel_cls = channel_class(provider.channel)
+    return channel_cls(channel_cls.Options(**_options(provider, rt.key)), rt.settings)
+
+
+def instructions(channel: str) -> dict:
+    channel_cls = channel_class(channel)
+    return {"channel": channel, "kind": KINDS[channel], "instructions": channel_cls.instructions}

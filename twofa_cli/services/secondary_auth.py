@@ -1,0 +1,75 @@
+"""Secondary Authentication Providers: the 2FA methods customers choose from."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from twofa_cli import validate
+from twofa_cli.errors import Conflict
+from twofa_cli.runtime import Runtime
+from twofa_cli.services import audit
+from twofa_cli.services.common import find, iso
+from twofa_cli.services.entries import delete_entry
+from twofa_cli.store.models import Challenge, Entry, Provider, SecondaryAuth
+
+
+def add_secondary_auth(rt: Runtime, *, provider: str, title: str) -> dict:
+    title = validate.text(title)
+    with rt.transaction() as session:
+        provider_row = find(session, Provider, provider, by="title", what="provider")
+        existing = session.exec(select(SecondaryAuth).where(SecondaryAuth.title == title)).first()
+        if existing:
+            raise Conflict(f"a secondary auth provider titled {title!r} already exists (id {existing.id})")
+        method = SecondaryAuth(provider_id=provider_row.id, title=title, created_at=rt.now())
+        session.add(method)
+        session.flush()
+        audit.record(session, rt, "secondary_auth.add", target=f"{method.id}:{title}")
+        return secondary_auth_public(method, provider_row)
+
+
+def list_secondary_auth(rt: Runtime) -> list[dict]:
+    with rt.transaction() as session:
+        rows = session.exec(
+            select(SecondaryAuth, Provider)
+            .join(Provider, col(Provider.id) == SecondaryAuth.provider_id)
+            .order_by(col(SecondaryAuth.id))
+        ).all()
+        return [secondary_auth_public(method, provider) for method, provider in rows]
+
+
+def entries_using(rt: Runtime, ident: str) -> int:
+    with rt.transaction() as session:
+        method = find(session, SecondaryAuth, ident, by="title", what="secondary auth provider")
+        return len(session.exec(select(Entry.id).where(Entry.secondary_auth_id == method.id)).all())
+
+
+def remove_secondary_auth(rt: Runtime, ident: str) -> dict:
+    with rt.transaction() as session:
+        method = find(session, SecondaryAuth, ident, by="title", what="secondary auth provider")
+        return delete_secondary_auth(session, rt, method)
+
+
+def delete_secondary_auth(session: Session, rt: Runtime, method: SecondaryAuth) -> dict:
+    """Delete a method with the entries and pending codes that use it."""
+    entries = session.exec(select(Entry).where(Entry.secondary_auth_id == method.id)).all()
+    for entry in entries:
+        delete_entry(session, rt, entry)
+    session.execute(delete(Challenge).where(col(Challenge.secondary_auth_id) == method.id))
+    session.delete(method)
+    audit.record(
+        session, rt, "secondary_auth.remove",
+        target=f"{method.id}:{method.title}", detail=f"{len(entries)} entries removed",
+    )
+    return {"id": method.id, "title": method.title, "entries_removed": len(entries)}
+
+
+def secondary_auth_public(method: SecondaryAuth, provider: Provider) -> dict:
+    return {
+        "id": method.id,
+        "provider_id": method.provider_id,
+        "title": method.title,
+        "provider": provider.title,
+        "channel": provider.channel,
+        "created_at": iso(method.created_at),
+    }

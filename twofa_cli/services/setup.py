@@ -1,0 +1,104 @@
+"""Creating a twofa home and keeping its schema current."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from twofa_cli.config import example_config_text, load_settings
+from twofa_cli.errors import NotInitialised
+from twofa_cli.security import SECRET_KEY_ENV, SecretKey, load_secret_key, mask_url, write_private_file
+from twofa_cli.store import schema
+from twofa_cli.store.engine import make_engine
+
+
+def initialise(home: str | Path | None = None, *, database_url: str | None = None) -> dict:
+    """Create home (0700), key (0600), config.toml and the schema; safe to run again."""
+    settings = load_settings(home)
+    created = []
+    home_path = settings.home
+    if not home_path.exists():
+        created.append("home")
+    home_path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.chmod(home_path, 0o700)
+
+    if not settings.config_file.exists():
+        write_private_file(settings.config_file, _config_text(database_url))
+        created.append("config")
+    elif database_url:
+        text = settings.config_file.read_text(encoding="utf-8")
+        write_private_file(settings.config_file, _with_database_url(text, database_url))
+
+    if os.environ.get(SECRET_KEY_ENV):
+        SecretKey(os.environ[SECRET_KEY_ENV])  # fail now on a malformed key
+        key_source = "environment"
+    else:
+        if not settings.key_file.exists():
+            write_private_file(settings.key_file, SecretKey.generate())
+            created.append("key")
+        load_secret_key(settings.key_file)  # refuses a key readable by others
+        key_source = str(settings.key_file)
+
+    settings = load_settings(home_path, database_url=database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        before, after = schema.upgrade(engine)
+    finally:
+        engine.dispose()
+    if before is None:
+        created.append("schema")
+    return {
+        "home": str(home_path),
+        "config": str(settings.config_file),
+        "database": mask_url(settings.database_url),
+        "key": key_source,
+        "schema_revision": after,
+        "upgraded_from": before if before != after else None,
+        "created": created,
+    }
+
+
+def _config_text(database_url: str | None) -> str:
+    text = example_config_text()
+    return _with_database_url(text, database_url) if database_url else text
+
+
+def _with_database_url(text: str, url: str) -> str:
+    line = f"url = {_toml_string(url)}"
+    return re.sub(r"(?m)^url = .*$", lambda _: line, text, count=1)
+
+
+def _toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _engine_for(home, database_url):
+    settings = load_settings(home, database_url=database_url)
+    if not settings.config_file.is_file():
+        raise NotInitialised(f"{settings.home} is not a twofa home: run `twofa init`")
+    return settings, make_engine(settings.database_url)
+
+
+def db_status(home: str | Path | None = None, *, database_url: str | None = None) -> dict:
+    settings, engine = _engine_for(home, database_url)
+    try:
+        current = schema.current_revision(engine)
+    finally:
+        engine.dispose()
+    return {
+        "database": mask_url(settings.database_url),
+        "current": current,
+        "head": schema.HEAD_REVISION,
+        "up_to_date": current == schema.HEAD_REVISION,
+    }
+
+
+def db_upgrade(home: str | Path | None = None, *, database_url: str | None = None) -> dict:
+    settings, engine = _engine_for(home, database_url)
+    try:
+        before, after = schema.upgrade(engine)
+    finally:
+        engine.dispose()
+    return {"database": mask_url(settings.database_url), "from": before, "to": after,
+            "changed": before != after}

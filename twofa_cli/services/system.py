@@ -1,0 +1,74 @@
+"""System Configuration (the company name) and the "Allowed" toggles per audience."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sqlmodel import Session, select
+
+from twofa_cli import validate
+from twofa_cli.runtime import Runtime
+from twofa_cli.services import audit
+from twofa_cli.store.models import SecondaryAuth, Setting
+
+Audience = Literal["customer", "admin"]
+COMPANY_NAME = "company_name"
+
+
+def _get(session: Session, key: str) -> str | None:
+    row = session.get(Setting, key)
+    return row.value if row else None
+
+
+def _put(session: Session, key: str, value: str) -> None:
+    row = session.get(Setting, key) or Setting(key=key, value=value)
+    row.value = value
+    session.add(row)
+
+
+def company_name(session: Session) -> str:
+    return _get(session, COMPANY_NAME) or ""
+
+
+def get_company_name(rt: Runtime) -> str:
+    with rt.transaction() as session:
+        return company_name(session)
+
+
+def set_company_name(rt: Runtime, name: str) -> str:
+    name = validate.text(name, "company name")
+    with rt.transaction() as session:
+        _put(session, COMPANY_NAME, name)
+        audit.record(session, rt, "config.company_name", target=name)
+    return name
+
+
+def _allowed_key(audience: Audience) -> str:
+    return f"allowed.{audience}"
+
+
+def is_allowed(session: Session, audience: Audience) -> bool:
+    return _get(session, _allowed_key(audience)) == "active"
+
+
+def policy_status(rt: Runtime, audience: Audience) -> dict:
+    with rt.transaction() as session:
+        return _status(session, audience)
+
+
+def _status(session: Session, audience: Audience) -> dict:
+    methods = len(session.exec(select(SecondaryAuth.id)).all())
+    allowed = is_allowed(session, audience)
+    return {
+        "audience": audience,
+        "allowed": "Active" if allowed else "Inactive",
+        "active": allowed,
+        "secondary_auth_providers": methods,
+    }
+
+
+def set_allowed(rt: Runtime, audience: Audience, active: bool) -> dict:
+    with rt.transaction() as session:
+        _put(session, _allowed_key(audience), "active" if active else "inactive")
+        audit.record(session, rt, f"{audience}.{'enable' if active else 'disable'}")
+        return _status(session, audience)

@@ -1,0 +1,71 @@
+"""Engines for SQLite (the embedded default) and PostgreSQL (shared by several hosts)."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from collections.abc import Iterator
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlmodel import Session, create_engine
+
+from twofa_cli.errors import BadInput
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def make_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise BadInput("the database URL is not a valid SQLAlchemy URL") from None
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(url, parsed.database)
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(url, pool_pre_ping=True)
+    raise BadInput(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
+
+
+def _sqlite_engine(url: str, database: str | None) -> Engine:
+    if database and database != ":memory:" and not os.path.exists(database):
+        # Owner-only from the start: the file holds hashes and encrypted credentials.
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection, _record):
+        # Let SQLAlchemy, not pysqlite, issue BEGIN (see _begin below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection):
+        # Take the write lock up front: a deferred transaction that later writes
+        # cannot wait on the busy timeout and fails with "database is locked".
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """One unit of work: commits when the block ends, rolls back on any exception."""
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+def serialize_on(session: Session, key: str) -> None:
+    """Serialise transactions that share ``key`` (e.g. sends to one destination).
+
+    SQLite transactions already hold the database's single write lock
+    (BEGIN IMMEDIATE); PostgreSQL takes a transaction-scoped advisory lock.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})

@@ -1,0 +1,161 @@
+"""Every table of twofa, in one place.
+
+Secrets never sit here in plain text: provider credentials are a Fernet token,
+codes an HMAC, trusted-device tokens a SHA-256, passwords an argon2id hash.
+Every lookup path has an index (see benchmarks/throughput.py).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+class UTCDateTime(TypeDecorator):
+    """Naive UTC in the database, aware UTC in Python, alike on SQLite and PostgreSQL."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        return value.replace(tzinfo=UTC) if value is not None else None
+
+
+def _utc_column(**kwargs) -> Column:
+    return Column(UTCDateTime(), **kwargs)
+
+
+class Setting(SQLModel, table=True):
+    """Small named values set by the admin: the company name, the "Allowed" toggles."""
+
+    __tablename__ = "setting"
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=200)
+
+
+class Provider(SQLModel, table=True):
+    __tablename__ = "provider"
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # "configio" | "custom"
+    channel: str = Field(max_length=16)  # a key of twofa_cli.channels.CHANNELS
+    title: str = Field(max_length=200, unique=True)
+    options: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    secrets: str = Field(default="")  # Fernet token of the secret options, as JSON
+    created_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    updated_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
+class SecondaryAuth(SQLModel, table=True):
+    """A 2FA method customers can pick ("Secondary Authentication Provider")."""
+
+    __tablename__ = "secondary_auth"
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: int = Field(foreign_key="provider.id", index=True)
+    title: str = Field(max_length=200, unique=True)
+    created_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
+class Account(SQLModel, table=True):
+    """A Shopping Cart user: a customer, or an administrator."""
+
+    __tablename__ = "account"
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True)
+    name: str = Field(default="", max_length=200)
+    password_hash: str = Field(max_length=200)
+    is_admin: bool = False
+    failed_verifications: int = 0  # consecutive; only a success resets it
+    locked_until: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    created_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
+class Entry(SQLModel, table=True):
+    """A verified Secondary Authentication Entry: one method with one destination."""
+
+    __tablename__ = "entry"
+    __table_args__ = (UniqueConstraint("account_id", "secondary_auth_id", "destination"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    secondary_auth_id: int = Field(foreign_key="secondary_auth.id", index=True)
+    destination: str = Field(max_length=254)
+    created_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
+class Challenge(SQLModel, table=True):
+    """A code that was sent and waits for ``verify``: to enrol an entry or to log in."""
+
+    __tablename__ = "challenge"
+    __table_args__ = (Index("ix_challenge_account_status", "account_id", "status"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id")
+    purpose: str = Field(max_length=8)  # "enroll" | "login"
+    secondary_auth_id: int = Field(foreign_key="secondary_auth.id", index=True)
+    destination: str = Field(max_length=254)
+    entry_id: int | None = Field(default=None, foreign_key="entry.id", index=True)
+    code_hmac: str = Field(default="", max_length=64)
+    status: str = Field(default="pending", max_length=12)  # pending | used | superseded
+    attempts: int = 0  # wrong tries of the current code
+    sends: int = 0
+    last_sent_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    expires_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    created_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
+class Delivery(SQLModel, table=True):
+    """One message handed to a provider: what the send caps count."""
+
+    __tablename__ = "delivery"
+    __table_args__ = (
+        Index("ix_delivery_destination_sent_at", "destination", "sent_at"),
+        Index("ix_delivery_provider_sent_at", "provider_id", "sent_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: int | None = Field(default=None, foreign_key="provider.id")
+    destination: str = Field(max_length=254)
+    provider_message_id: str = Field(default="", max_length=200)
+    sent_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A message "sent" in simulate mode, kept so operators can read it back."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_to", "to"),)
+    id: int | None = Field(default=None, primary_key=True)
+    to: str = Field(max_length=254)
+    channel: str = Field(max_length=16)
+    subject: str = Field(default="", max_length=200)
+    body: str
+    code: str | None = Field(default=None, max_length=10)
+    created_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
+class TrustedDevice(SQLModel, table=True):
+    __tablename__ = "trusted_device"
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    token_sha256: str = Field(max_length=64, unique=True)
+    device_name: str = Field(max_length=200)
+    created_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    expires_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(sa_column=_utc_column(nullable=False))
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=64)
+    account_id: int | None = Field(default=None, index=True)
+    target: str = Field(default="", max_length=300)
+    outcome: str = Field(default="ok", max_length=32)
+    detail: str = Field(default="", max_length=500)

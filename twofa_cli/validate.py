@@ -1,0 +1,76 @@
+"""Input checks shared by every entry point; each raises ``BadInput`` (exit 2).
+
+``BadInput`` is also a ``ValueError``, so these double as pydantic validators.
+"""
+
+from __future__ import annotations
+
+import re
+
+from twofa_cli.errors import BadInput
+
+MAX_TITLE = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def text(value: str, what: str = "title", *, max_length: int = MAX_TITLE) -> str:
+    """A human label: trimmed, not empty, bounded, printable (unicode is welcome)."""
+    value = (value or "").strip()
+    if not value:
+        raise BadInput(f"{what} must not be empty")
+    if len(value) > max_length:
+        raise BadInput(f"{what} is {len(value)} characters long; at most {max_length} are allowed")
+    if _CONTROL.search(value):
+        raise BadInput(f"{what} must not contain control characters")
+    return value
+
+
+def phone_number(value: str, allowed_countries: list[str] | tuple[str, ...] = ()) -> str:
+    """A valid E.164 number, optionally restricted to ISO region codes."""
+    import phonenumbers
+
+    raw = (value or "").strip()
+    if len(raw) > 32:
+        raise BadInput("phone number is too long")
+    try:
+        parsed = phonenumbers.parse(raw, None)
+    except phonenumbers.NumberParseException:
+        raise BadInput(
+            f"{raw!r} is not a phone number in international format (e.g. +14155550123)"
+        ) from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise BadInput(f"{raw!r} is not a valid phone number")
+    region = phonenumbers.region_code_for_number(parsed)
+    if allowed_countries and region not in allowed_countries:
+        raise BadInput(
+            f"SMS to {region or 'that country'} is not allowed "
+            f"(allowed: {', '.join(allowed_countries)})"
+        )
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def email_address(value: str) -> str:
+    from email_validator import EmailNotValidError, validate_email
+
+    raw = (value or "").strip()
+    if len(raw) > 254:
+        raise BadInput("email address is too long")
+    try:
+        return validate_email(raw, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise BadInput(f"{raw!r} is not a valid email address: {exc}") from None
+
+
+def sid(value: str, prefix: str, what: str) -> str:
+    """A Twilio SID: two letters and 32 hex digits."""
+    value = (value or "").strip()
+    if not re.fullmatch(prefix + r"[0-9a-fA-F]{32}", value):
+        raise BadInput(f"{what} must be {prefix} followed by 32 hex digits")
+    return value
+
+
+def http_url(value: str, what: str = "URL") -> str:
+    value = (value or "").strip().rstrip("/")
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+        raise BadInput(f"{what} must be an http(s) URL")
+    return value
