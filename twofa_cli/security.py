@@ -150,7 +150,14 @@ def _dummy_hash() -> str:
 
 
 def is_argon2_hash(value: str) -> bool:
-    return value.startswith("$argon2id$")
+    """A well-formed argon2id hash string (parameters, salt and hash all present)."""
+    from argon2 import Type, extract_parameters
+    from argon2.exceptions import InvalidHashError
+
+    try:
+        return extract_parameters(value).type is Type.ID
+    except (InvalidHashError, ValueError):
+        return False
 
 
 # -- masking -------------------------------------------------------------------------

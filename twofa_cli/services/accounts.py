@@ -114,17 +114,18 @@ def _rows(path: Path) -> Iterator[tuple[int, dict]]:
         if "email" not in fields or not fields & {"password", "password_hash"}:
             raise BadInput(f"{path.name}: the header must name email and password or password_hash")
         for row in reader:
-            clean = {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()
-                     if isinstance(v, str) or v is None}
-            yield reader.line_num, clean
+            yield reader.line_num, row
 
 
-def _check_row(row: dict) -> tuple[str, str, str | None, str | None]:
+def _check_row(raw: dict) -> tuple[str, str, str | None, str | None]:
+    if None in raw:  # DictReader files surplus fields under None
+        raise BadInput("more fields than the header has (quote values that contain commas)")
+    row = {key.strip().lower(): (value or "").strip() for key, value in raw.items()}
     email = validate.email_address(row.get("email", "")).lower()
     name = validate.text(row["name"], "name") if row.get("name") else ""
     password_hash = row.get("password_hash") or None
     if password_hash:
-        if not is_argon2_hash(password_hash) or len(password_hash) > 200:
+        if len(password_hash) > 200 or not is_argon2_hash(password_hash):
             raise BadInput("password_hash is not an argon2id hash")
         return email, name, None, password_hash
     return email, name, _password(row.get("password", "")), None
