@@ -147,6 +147,7 @@ def remove_provider(rt: Runtime, ident: str, *, cascade: bool = False) -> dict:
                 "pass --yes to remove them too"
             )
         removed = [delete_secondary_auth(session, rt, s) for s in dependents]
+        session.flush()  # delete the methods first: no ORM relationship orders these DELETEs
         data = provider_public(provider, rt.key)
         session.delete(provider)
         audit.record(session, rt, "provider.remove", target=f"{provider.id}:{provider.title}")
