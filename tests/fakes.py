@@ -203,14 +203,22 @@ def smtp_settings(relay: SmtpRelay, *, certificate: Certificate | None = None,
 # -- HTTP servers ---------------------------------------------------------------------
 
 
+_shared_server: HTTPServer | None = None
+
+
 @pytest.fixture
 def http_server():
-    """A pytest-httpserver of our own, bound to 127.0.0.1 (never "localhost" or ::1)."""
-    server = HTTPServer(host="127.0.0.1", port=0)
-    server.start()
-    yield server
-    server.clear()
-    server.stop()
+    """A pytest-httpserver of our own, bound to 127.0.0.1 (never "localhost" or ::1).
+
+    One server serves the whole session (stopping one takes half a second); its
+    daemon thread ends with the test run, and each test starts with no handlers.
+    """
+    global _shared_server
+    if _shared_server is None:
+        _shared_server = HTTPServer(host="127.0.0.1", port=0)
+        _shared_server.start()
+    yield _shared_server
+    _shared_server.clear()
 
 
 def _json(status: int, body) -> Response:

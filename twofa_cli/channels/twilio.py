@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
+import functools
+
 from pydantic import field_validator, model_validator
 
 from twofa_cli import validate
-from twofa_cli.channels.base import Channel, ChannelOptions, Message, Receipt
+from twofa_cli.channels.base import (
+    Channel,
+    ChannelOptions,
+    Message,
+    Receipt,
+    TransientFailure,
+    network_reason,
+    scrub,
+    send_with_retry,
+    where,
+)
 from twofa_cli.errors import BadInput, DeliveryFailed
 
 TWILIO_API = "https://api.twilio.com"
+
+# Twilio error codes (https://www.twilio.com/docs/api/errors) a shop admin can act on.
+TWILIO_REASONS = {
+    20003: "Twilio rejected the credentials: check the Account SID and Auth Token",
+    21211: "Twilio says the 'To' number is not a valid phone number",
+    21408: "Twilio may not send SMS to this country: enable it under Messaging > Settings > "
+           "Geo permissions",
+    21608: "the Twilio account is a trial and the 'To' number is not verified: verify it under "
+           "Phone Numbers > Verified Caller IDs, or upgrade the account",
+    21614: "the 'To' number is not a mobile number and cannot receive SMS",
+    21635: "the 'To' number is not a mobile number and cannot receive SMS",
+}
 
 
 class TwilioOptions(ChannelOptions):
@@ -87,4 +111,77 @@ Custom Service Provider: Twilio (SMS codes)
 """
 
     def send(self, message: Message) -> Receipt:
-        raise DeliveryFailed("live Twilio delivery is not implemented yet")
+        # Imported here, not at the top: `twofa --help` must not pay for the SDK.
+        from twilio.rest import Client
+
+        options = self.options
+        base_url = options.api_base_url
+        client = Client(options.account_sid, options.auth_token,
+                        http_client=_http_client_class()(base_url, self.timeout))
+        if base_url != TWILIO_API:
+            # TWILIO_EDGE / TWILIO_REGION in the environment would rewrite the host
+            # before our redirect sees it; api_base_url names the endpoint exactly.
+            client.edge = client.region = None
+        sender = ({"from_": options.from_number} if options.from_number
+                  else {"messaging_service_sid": options.messaging_service_sid})
+
+        def attempt() -> Receipt:
+            sent = self._call(lambda: client.messages.create(to=message.to, body=message.text,
+                                                             **sender))
+            return Receipt(channel=self.name, to=message.to, message_id=sent.sid,
+                           status=sent.status or "sent")
+
+        return send_with_retry(attempt)
+
+    def _call(self, create):
+        """Run one request through the SDK; translate whatever it raises."""
+        import requests
+        from twilio.base.exceptions import TwilioException, TwilioRestException
+
+        secrets = [self.options.auth_token]
+        try:
+            return create()
+        except TwilioRestException as exc:
+            raise _refused(exc.status, exc.code, exc.msg, secrets) from None
+        except TwilioException as exc:  # the newer RFC 9457 errors carry the same fields
+            raise _refused(getattr(exc, "status", 0), getattr(exc, "code", None),
+                           getattr(exc, "detail", None) or getattr(exc, "title", None) or str(exc),
+                           secrets) from None
+        except requests.ConnectionError as exc:  # includes ConnectTimeout: nothing was sent
+            raise TransientFailure(f"Twilio unreachable at {where(self.options.api_base_url)}: "
+                                   f"{network_reason(exc)}") from None
+        except requests.Timeout:  # the request went out: Twilio may have taken it, do not resend
+            raise DeliveryFailed(f"Twilio unreachable: timed out after {self.timeout:g} s "
+                                 "waiting for an answer") from None
+        except (requests.RequestException, ValueError) as exc:  # a garbled answer
+            raise DeliveryFailed(f"Twilio answered unexpectedly: {scrub(str(exc), secrets)}") from None
+
+
+def _refused(status: int, code: int | None, text: str, secrets: list[str]) -> DeliveryFailed:
+    """The DeliveryFailed for a Twilio error answer; 5xx may be retried, 4xx never."""
+    text = scrub(str(text or "").removeprefix("Unable to create record: "), secrets)
+    reason = TWILIO_REASONS.get(code) or f"Twilio refused the message: {text or 'no reason given'}"
+    failure = TransientFailure if status >= 500 else DeliveryFailed
+    label = f"error {code}" if code else f"HTTP {status}"
+    return failure(f"{reason} ({label})", provider_code=str(code or status))
+
+
+@functools.cache
+def _http_client_class():
+    """Twilio's own HTTP client, sent to ``api_base_url`` and given our timeout.
+
+    Built on first use so that the twilio package is imported only when sending.
+    """
+    from twilio.http.http_client import TwilioHttpClient
+
+    class RedirectingHttpClient(TwilioHttpClient):
+        def __init__(self, base_url: str, timeout: float) -> None:
+            super().__init__(timeout=timeout)
+            self.base_url = base_url.rstrip("/")
+
+        def request(self, method, url, *args, **kwargs):
+            if url.startswith(TWILIO_API + "/"):
+                url = self.base_url + url[len(TWILIO_API):]
+            return super().request(method, url, *args, **kwargs)
+
+    return RedirectingHttpClient
