@@ -6,6 +6,7 @@ Only data goes to stdout; notes, warnings and errors go to stderr.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
@@ -49,9 +50,14 @@ def emit(data: Any, *, as_json: bool, columns: Columns | None = None, title: str
         console.print(str(data), markup=False, highlight=False)
 
 
+_ISO_TIME = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(\.\d+)?\+00:00")
+
+
 def _cell(value: Any) -> str:
     from rich.markup import escape
 
+    if isinstance(value, str) and _ISO_TIME.fullmatch(value):
+        return _ISO_TIME.sub(r"\1 \2 UTC", value)  # humans get seconds, JSON keeps ISO-8601
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, dict):
