@@ -7,10 +7,45 @@ import re
 from pydantic import field_validator
 
 from twofa_cli import validate
-from twofa_cli.channels.base import Channel, ChannelOptions, Message, Receipt
+from twofa_cli.channels.base import (
+    Channel,
+    ChannelOptions,
+    Message,
+    Receipt,
+    TransientFailure,
+    network_reason,
+    scrub,
+    send_with_retry,
+    where,
+)
 from twofa_cli.errors import BadInput, DeliveryFailed
 
 CDYNE_API = "https://messaging.cdyne.com"
+SEND_PATH = "/Messaging.svc/SendMessage"
+
+# Cdyne's MessageStatus values, which double as the HTTP status of a refused request
+# (https://wiki.cdyne.com/index.php/MMS, "Return Codes"). Below 400 means accepted.
+CDYNE_REASONS = {
+    400: "Cdyne says the sender number is invalid or cannot send to this destination",
+    401: "Cdyne rejected the License Key",
+    402: "the Cdyne account is suspended",
+    403: "the recipient opted out (STOP) of messages from this Cdyne account",
+    404: "Cdyne found no sender number (DID or short code) for this account",
+    406: "Cdyne says the destination number is invalid",
+    411: "Cdyne received an empty message",
+    413: "Cdyne says the message is too long",
+    506: "Cdyne could not hand the message to the carrier",
+    507: "Cdyne cancelled the message",
+    508: "the carrier refused the message",
+}
+# MessageStatus may come as its enum name rather than its number.
+_STATUS_NAMES = {
+    "hold": 0, "sent": 200, "ready": 201, "processing": 202, "invaliddid": 400,
+    "invalidlicensekey": 401, "accountsuspended": 402, "stoponphonnumber": 403,
+    "stoponphonenumber": 403, "missingdidorinvalidmessageid": 404, "invaliddatetime": 405,
+    "invaliddestination": 406, "nomessage": 411, "messageexceedslimit": 413, "failed": 506,
+    "cancelled": 507, "failedbyprovider": 508,
+}
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
@@ -59,4 +94,82 @@ Custom Service Provider: Cdyne (SMS codes)
 """
 
     def send(self, message: Message) -> Receipt:
-        raise DeliveryFailed("live Cdyne delivery is not implemented yet")
+        payload = {
+            "LicenseKey": self.options.license_key,
+            # Cdyne documents numbers as bare digits with the country code (15551234567).
+            "To": [_digits(message.to)],
+            "Body": message.text,
+            "UseMMS": False,
+            "Concatenate": True,
+            "IsUnicode": not message.text.isascii(),
+        }
+        if self.options.from_number:
+            payload["From"] = _digits(self.options.from_number)
+        return send_with_retry(lambda: self._attempt(message, payload))
+
+    def _attempt(self, message: Message, payload: dict) -> Receipt:
+        # Imported here, not at the top: listing providers must not pay for requests.
+        import requests
+
+        url = self.options.api_base_url + SEND_PATH
+        secrets = [self.options.license_key]
+        try:
+            response = requests.post(url, json=payload, timeout=self.timeout,
+                                     headers={"Accept": "application/json"})
+        except requests.ConnectionError as exc:  # includes ConnectTimeout: nothing was sent
+            raise TransientFailure(
+                f"Cdyne unreachable at {where(url)}: {network_reason(exc)}") from None
+        except requests.Timeout:  # the request went out: Cdyne may have taken it, do not resend
+            raise DeliveryFailed(
+                f"Cdyne unreachable: timed out after {self.timeout:g} s waiting for an answer"
+            ) from None
+        except requests.RequestException as exc:
+            raise DeliveryFailed(f"Cdyne request failed: {scrub(str(exc), secrets)}") from None
+        if response.status_code not in (200, 201, 202):
+            raise _refused(response.status_code, response.text, secrets)
+        try:
+            reply = response.json()[0]
+            message_id = str(reply["MessageID"])
+            status = _status_code(reply.get("MessageStatus"))
+        except (ValueError, LookupError, TypeError, AttributeError):
+            raise DeliveryFailed(
+                f"Cdyne answered unexpectedly: {scrub(response.text, secrets) or 'an empty reply'}"
+            ) from None
+        if status >= 400:
+            raise DeliveryFailed(
+                f"{CDYNE_REASONS.get(status, 'Cdyne refused the message')} (status {status})",
+                provider_code=str(status),
+            )
+        return Receipt(channel=self.name, to=message.to, message_id=message_id,
+                       status=_status_name(status))
+
+
+def _digits(number: str) -> str:
+    return number.removeprefix("+")
+
+
+def _status_code(value: object) -> int:
+    """MessageStatus as a number, whether Cdyne sent 201 or "Ready"; unknown names count as accepted."""
+    if isinstance(value, bool):
+        raise TypeError(value)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        if value.isdigit():
+            return int(value)
+        return _STATUS_NAMES.get(value.lower(), 0)
+    return 0  # no MessageStatus: the answer's HTTP status already said it was accepted
+
+
+def _status_name(code: int) -> str:
+    names = {0: "hold", 200: "sent", 201: "queued", 202: "processing"}
+    return names.get(code, "sent")
+
+
+def _refused(status: int, text: str, secrets: list[str]) -> DeliveryFailed:
+    """The DeliveryFailed for an HTTP error answer; 5xx may be retried, 4xx never."""
+    if status in CDYNE_REASONS and status < 500:
+        return DeliveryFailed(f"{CDYNE_REASONS[status]} (HTTP {status})", provider_code=str(status))
+    failure = TransientFailure if status >= 500 else DeliveryFailed
+    detail = scrub(text, secrets) or "no reason given"
+    return failure(f"Cdyne refused the message: HTTP {status}: {detail}", provider_code=str(status))
