@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from twofa_cli.channels import channel_class
 from twofa_cli.errors import BadInput, Conflict, Rejected
 from twofa_cli.runtime import Runtime
 from twofa_cli.services import system
@@ -31,8 +32,10 @@ def enroll(
                 raise Rejected(f"two-factor authentication is Inactive for {audience}s")
             chosen = find(session, SecondaryAuth, method, by="title", what="secondary auth provider")
             provider = session.get(Provider, chosen.provider_id)
-            if phone is not None and "@" in phone or email is not None and "@" not in email:
-                raise BadInput("--phone takes a phone number and --email an email address")
+            medium = channel_class(provider.channel).medium
+            if (medium == "sms") != (phone is not None):
+                wanted = "--phone with a phone number" if medium == "sms" else "--email"
+                raise BadInput(f"{chosen.title!r} sends {medium}: give {wanted}")
             destination = destination_for(rt, provider, phone if phone is not None else email)
             enrolled = session.exec(
                 select(Entry.id).where(Entry.account_id == row.id,
