@@ -7,13 +7,19 @@ from contextlib import contextmanager
 from collections.abc import Iterator
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session, create_engine
 
-from twofa_cli.errors import BadInput
+from twofa_cli.errors import BadInput, TwofaError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class DatabaseUnavailable(TwofaError):
+    """The store cannot be opened: server down, wrong credentials, unreadable file."""
+
+    code = "database_unavailable"
 
 
 def make_engine(url: str) -> Engine:
@@ -31,7 +37,10 @@ def make_engine(url: str) -> Engine:
 def _sqlite_engine(url: str, database: str | None) -> Engine:
     if database and database != ":memory:" and not os.path.exists(database):
         # Owner-only from the start: the file holds hashes and encrypted credentials.
-        os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+        try:
+            os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
+        except OSError as exc:
+            raise DatabaseUnavailable(f"cannot create the database file {database}: {exc.strerror}") from None
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
@@ -52,6 +61,19 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+@contextmanager
+def connect(engine: Engine) -> Iterator[Connection]:
+    """A connection, or a one-line DatabaseUnavailable (never a driver traceback)."""
+    try:
+        connection = engine.connect()
+    except OperationalError as exc:
+        reason = (str(exc.orig).strip().splitlines() or ["unknown error"])[0][:300]
+        where = engine.url.render_as_string(hide_password=True)
+        raise DatabaseUnavailable(f"cannot open the database {where}: {reason}") from None
+    with connection:
+        yield connection
 
 
 @contextmanager
