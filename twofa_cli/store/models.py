@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, DateTime, Index, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -93,7 +93,12 @@ class Challenge(SQLModel, table=True):
     """A code that was sent and waits for ``verify``: to enrol an entry or to log in."""
 
     __tablename__ = "challenge"
-    __table_args__ = (Index("ix_challenge_account_status", "account_id", "status"),)
+    __table_args__ = (
+        Index("ix_challenge_account_status", "account_id", "status"),
+        # A misspelt state would hide a challenge from every query: refuse it in the store.
+        CheckConstraint("status IN ('pending', 'used', 'superseded')", name="ck_challenge_status"),
+        CheckConstraint("purpose IN ('enroll', 'login')", name="ck_challenge_purpose"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="account.id")
     purpose: str = Field(max_length=8)  # "enroll" | "login"
@@ -118,7 +123,8 @@ class Delivery(SQLModel, table=True):
         Index("ix_delivery_provider_sent_at", "provider_id", "sent_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
-    provider_id: int | None = Field(default=None, foreign_key="provider.id")
+    # The row outlives its provider: the per-destination cap must still count it.
+    provider_id: int | None = Field(default=None, foreign_key="provider.id", ondelete="SET NULL")
     destination: str = Field(max_length=254)
     provider_message_id: str = Field(default="", max_length=200)
     sent_at: datetime = Field(sa_column=_utc_column(nullable=False))
