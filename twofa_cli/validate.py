@@ -10,7 +10,13 @@ import re
 from twofa_cli.errors import BadInput
 
 MAX_TITLE = 200
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0 and C1 controls and DEL (terminal escapes: ESC, and CSI as U+009B), the line and
+# paragraph separators (a label is one line), and the bidi embeddings, overrides and
+# isolates that make a label display as something else ("Trojan Source"). Zero-width
+# joiners, marks and the LRM/RLM marks stay allowed: real text in many scripts uses them.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+# What Python makes of bytes that are not UTF-8 in argv or a file (surrogateescape).
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def text(value: str, what: str = "title", *, max_length: int = MAX_TITLE) -> str:
@@ -20,6 +26,8 @@ def text(value: str, what: str = "title", *, max_length: int = MAX_TITLE) -> str
         raise BadInput(f"{what} must not be empty")
     if len(value) > max_length:
         raise BadInput(f"{what} is {len(value)} characters long; at most {max_length} are allowed")
+    if _SURROGATE.search(value):
+        raise BadInput(f"{what} is not valid UTF-8 text")
     if _CONTROL.search(value):
         raise BadInput(f"{what} must not contain control characters")
     return value
