@@ -98,12 +98,16 @@ def update_provider(
     changes = {k: v for k, v in (options or {}).items() if v is not None}
     if title is None and not changes:
         raise BadInput("nothing to update: give --title or an option to change")
+    if title is not None:
+        title = validate.text(title)
     with rt.transaction() as session:
         provider = find(session, Provider, ident, by="title", what="provider")
         channel_cls = channel_class(provider.channel)
         if title is not None:
-            provider.title = validate.text(title)
-            _title_taken(session, provider.title, provider.id)
+            # Check before assigning: the query would autoflush a duplicate title into
+            # the unique index and fail with an IntegrityError instead of a Conflict.
+            _title_taken(session, title, provider.id)
+            provider.title = title
         if changes:
             merged = channel_cls.Options.merge(_options(provider, rt.key), changes)
             public, secret = _split(channel_cls, _validated(channel_cls, merged))
@@ -111,6 +115,10 @@ def update_provider(
             provider.secrets = rt.key.encrypt_json(secret) if secret else ""
         provider.updated_at = rt.now()
         session.add(provider)
+        try:
+            session.flush()
+        except IntegrityError:  # a concurrent add or update took the title
+            raise Conflict(f"a provider titled {title!r} already exists") from None
         changed = sorted(changes) + (["title"] if title is not None else [])
         audit.record(
             session, rt, "provider.update",
