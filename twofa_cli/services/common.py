@@ -15,15 +15,26 @@ def find(session: Session, model: type[Model], ident: str | int, *, by: str, wha
     """Fetch a row by numeric id or by its ``by`` column (title, email)."""
     text = str(ident).strip()
     row = None
-    if text.isdigit():
+    # ASCII digits only ("²" is a digit to str.isdigit but not to int), and no more than
+    # fit a 64-bit key (SQLite overflows past that, int() refuses 4,300 digits).
+    if text.isascii() and text.isdigit() and len(text) <= 18:
         row = session.get(model, int(text))
-    if row is None and len(text) <= 300:
+    if row is None and len(text) <= 300 and _is_utf8(text):
         column = getattr(model, by)
         value = text.lower() if by == "email" else text
         row = session.exec(select(model).where(column == value)).first()
     if row is None:
         raise NotFound(f"no {what} {_shorten(text)!r}")
     return row
+
+
+def _is_utf8(text: str) -> bool:
+    """False for argv bytes that were not UTF-8 (lone surrogates): no row can match them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _shorten(text: str, limit: int = 60) -> str:
