@@ -16,6 +16,9 @@ from twofa_cli.store.engine import make_engine
 def initialise(home: str | Path | None = None, *, database_url: str | None = None) -> dict:
     """Create home (0700), key (0600), config.toml and the schema; safe to run again."""
     settings = load_settings(home)
+    env_key = os.environ.get(SECRET_KEY_ENV)
+    if env_key:
+        SecretKey(env_key)  # a malformed key fails before anything is created
     created = []
     home_path = settings.home
     if not home_path.exists():
@@ -23,15 +26,11 @@ def initialise(home: str | Path | None = None, *, database_url: str | None = Non
     home_path.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(home_path, 0o700)
 
-    if not settings.config_file.exists():
-        write_private_file(settings.config_file, _config_text(database_url))
+    new_config = not settings.config_file.exists()
+    if new_config:
         created.append("config")
-    elif database_url:
-        text = settings.config_file.read_text(encoding="utf-8")
-        write_private_file(settings.config_file, _with_database_url(text, database_url))
 
-    if os.environ.get(SECRET_KEY_ENV):
-        SecretKey(os.environ[SECRET_KEY_ENV])  # fail now on a malformed key
+    if env_key:
         key_source = "environment"
     else:
         if not settings.key_file.exists():
@@ -48,6 +47,13 @@ def initialise(home: str | Path | None = None, *, database_url: str | None = Non
         engine.dispose()
     if before is None:
         created.append("schema")
+    # config.toml last: a database URL that did not work is never written down, so a
+    # failed init leaves no half-made home that every later command would trip over.
+    if new_config:
+        write_private_file(settings.config_file, _config_text(database_url))
+    elif database_url:
+        text = settings.config_file.read_text(encoding="utf-8")
+        write_private_file(settings.config_file, _with_database_url(text, database_url))
     return {
         "home": str(home_path),
         "config": str(settings.config_file),
