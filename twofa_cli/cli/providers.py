@@ -42,6 +42,18 @@ BaseUrlOpt = Annotated[str | None, typer.Option(
     "--api-base-url", help="Provider API base URL (for proxies and tests).", show_default=False)]
 
 
+def _credential(value: str | None, from_stdin: bool, option: str, prompt: str, *,
+                ask: bool = True) -> str | None:
+    """A credential from ``--OPTION`` or ``--OPTION-stdin`` (never both); prompts if ``ask``."""
+    if value is not None and from_stdin:
+        from twofa_cli.errors import BadInput
+
+        raise BadInput(f"give {option} or {option}-stdin, not both")
+    if value is None and not from_stdin and not ask:
+        return None
+    return read_secret(value, from_stdin, prompt)
+
+
 def _add(ctx: typer.Context, channel: str, title: str, options: dict, as_json: bool) -> None:
     from twofa_cli.services import providers
 
@@ -68,7 +80,7 @@ def add_twilio(
     json_: JsonOpt = False,
 ) -> None:
     """SMS codes through your Twilio account (see `twofa provider instructions twilio`)."""
-    token = read_secret(auth_token, auth_token_stdin, "Twilio Auth Token")
+    token = _credential(auth_token, auth_token_stdin, "--auth-token", "Twilio Auth Token")
     options = {"account_sid": account_sid, "auth_token": token, "from_number": from_number,
                "messaging_service_sid": messaging_service_sid, "api_base_url": api_base_url}
     _add(ctx, "twilio", title, options, json_)
@@ -85,7 +97,7 @@ def add_cdyne(
     json_: JsonOpt = False,
 ) -> None:
     """SMS codes through your Cdyne account (see `twofa provider instructions cdyne`)."""
-    key = read_secret(license_key, license_key_stdin, "Cdyne License Key")
+    key = _credential(license_key, license_key_stdin, "--license-key", "Cdyne License Key")
     options = {"license_key": key, "from_number": from_number, "api_base_url": api_base_url}
     _add(ctx, "cdyne", title, options, json_)
 
@@ -138,10 +150,12 @@ def update(
 
     options = {
         "account_sid": account_sid,
-        "auth_token": auth_token if not auth_token_stdin else read_secret(None, True, "Auth Token"),
+        "auth_token": _credential(auth_token, auth_token_stdin, "--auth-token", "Auth Token",
+                                  ask=False),
         "from_number": from_number,
         "messaging_service_sid": messaging_service_sid,
-        "license_key": license_key if not license_key_stdin else read_secret(None, True, "License Key"),
+        "license_key": _credential(license_key, license_key_stdin, "--license-key", "License Key",
+                                   ask=False),
         "api_base_url": api_base_url,
     }
     result = providers.update_provider(runtime(ctx), provider, title=title, options=options)
