@@ -29,10 +29,12 @@ def _validated(channel: type[Channel], options: dict):
         field = ".".join(str(p) for p in error["loc"])
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "missing":
-            message = "is required"
+            message = f"{field} is required"
         elif error["type"] == "extra_forbidden":
-            message = f"is not an option of {channel.name}"
-        raise BadInput(f"{field} {message}" if field else message) from None
+            message = f"{field} is not an option of {channel.name}"
+        elif field:  # "account_sid: Account SID must be AC followed by 32 hex digits"
+            message = f"{field}: {message}"
+        raise BadInput(message) from None
 
 
 def _split(channel: type[Channel], options) -> tuple[dict, dict]:
