@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,6 +38,18 @@ def _clean_environment(monkeypatch):
     monkeypatch.setenv("NO_COLOR", "1")
 
 
+@pytest.fixture(autouse=True)
+def _cheap_argon2(monkeypatch):
+    """Still argon2id, at test-sized cost: production keeps argon2-cffi's RFC 9106 defaults
+    (checked in test_password_hasher_uses_production_parameters)."""
+    from argon2 import PasswordHasher
+
+    from twofa_cli import security
+
+    monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(security, "_dummy", None)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
     if request.param == "sqlite":
@@ -57,15 +70,28 @@ def database_url(request, tmp_path):
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """One `twofa init`-ed SQLite home, copied for each test instead of migrating anew."""
+    from twofa_cli.services.setup import initialise
+
+    path = tmp_path_factory.mktemp("template") / "home"
+    initialise(path)
+    return path
+
+
 @pytest.fixture
-def home(tmp_path, database_url, monkeypatch) -> Path:
+def home(tmp_path, database_url, monkeypatch, sqlite_template) -> Path:
     """An initialised twofa home; TWOFA_HOME and TWOFA_DATABASE_URL point at it."""
     from twofa_cli.services.setup import initialise
 
     path = tmp_path / "home"
     monkeypatch.setenv("TWOFA_HOME", str(path))
     monkeypatch.setenv("TWOFA_DATABASE_URL", database_url)
-    initialise(path)
+    if database_url.startswith("sqlite"):
+        shutil.copytree(sqlite_template, path)
+    else:
+        initialise(path)
     return path
 
 

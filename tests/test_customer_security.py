@@ -595,3 +595,15 @@ def test_message_names_the_company_or_leaves_it_out(rt, sms_setup):
     body = delivery.list_outbox(rt, limit=1)[0]["body"]
     assert body == f"Your verification code is {last_code(rt)}. It expires in 10 minutes."
     assert system.get_company_name(rt) == ""
+
+
+def test_password_hasher_uses_production_parameters(monkeypatch):
+    """Rule 16: argon2id with argon2-cffi's RFC 9106 low-memory defaults (tests use a cheaper one)."""
+    from argon2 import Parameters, Type, extract_parameters, profiles
+
+    monkeypatch.setattr(security, "_hasher", None)
+    params: Parameters = extract_parameters(security.hash_password("a long password"))
+    expected = profiles.RFC_9106_LOW_MEMORY
+    assert params.type is Type.ID
+    assert (params.time_cost, params.memory_cost, params.parallelism) == (
+        expected.time_cost, expected.memory_cost, expected.parallelism)
