@@ -117,6 +117,7 @@ class SmtpRelay:
     messages: list[EmailMessage] = field(default_factory=list)
     envelopes: list[tuple[str, list[str], str | None]] = field(default_factory=list)
     auth_failures: int = 0
+    refuse: set[str] = field(default_factory=set)  # recipients answered with 550
 
     def last(self) -> EmailMessage:
         assert self.messages, "the relay received nothing"
@@ -127,12 +128,11 @@ class SmtpRelay:
 
 
 class _Handler:
-    def __init__(self, relay: SmtpRelay, refuse: set[str]) -> None:
+    def __init__(self, relay: SmtpRelay) -> None:
         self.relay = relay
-        self.refuse = refuse
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.refuse:
+        if address in self.relay.refuse:
             return "550 5.1.1 mailbox unavailable"
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -159,7 +159,7 @@ def smtp_relay(security: str = "none", *, certificate: Certificate | None = None
                username: str | None = None, password: str | None = None,
                refuse: set[str] = frozenset()):
     """A running relay; ``security`` is "none", "starttls" or "ssl" like [smtp] security."""
-    relay = SmtpRelay(host="127.0.0.1", port=0, security=security)
+    relay = SmtpRelay(host="127.0.0.1", port=0, security=security, refuse=set(refuse))
 
     def authenticator(server, session, envelope, mechanism, auth_data):
         ok = (auth_data.login.decode(), auth_data.password.decode()) == (username, password)
@@ -176,7 +176,7 @@ def smtp_relay(security: str = "none", *, certificate: Certificate | None = None
         kwargs.update(tls_context=certificate.server_context(), require_starttls=True)
     if security == "ssl":
         kwargs.update(ssl_context=certificate.server_context())
-    controller = _LocalController(_Handler(relay, set(refuse)), hostname="127.0.0.1", port=0,
+    controller = _LocalController(_Handler(relay), hostname="127.0.0.1", port=0,
                                   **kwargs)
     controller.start()
     relay.port = controller.port
