@@ -29,8 +29,8 @@ def test_import_with_hashes_and_passwords(rt, tmp_path, monkeypatch):
         "b@example.com,Bob,plain password,",
         f"C@Example.com,,,{quoted(HASH)}",
     ])
-    result = accounts.import_accounts(rt, path, progress=progress.append)
-    assert result["imported"] == 3 and sum(progress) == 3 and progress == [2, 1]
+    result = accounts.import_accounts(rt, path, progress=lambda done, total: progress.append((done, total)))
+    assert result["imported"] == 3 and progress == [(2, 3), (3, 3)]
     listed = accounts.list_accounts(rt)
     assert [a["email"] for a in listed] == ["a@example.com", "b@example.com", "c@example.com"]
     from twofa_cli.services.login import login
@@ -101,7 +101,7 @@ def test_import_streams_many_rows_in_batches(rt, tmp_path, monkeypatch):
     """5,000 rows go in as several batches of one transaction; the file is read twice, row by row."""
     inserts = []
     real_insert = accounts._insert
-    monkeypatch.setattr(accounts, "_insert", lambda s, b, p: inserts.append(len(b)) or real_insert(s, b, p))
+    monkeypatch.setattr(accounts, "_insert", lambda s, b: inserts.append(len(b)) or real_insert(s, b))
     path = write_csv(tmp_path / "many.csv", ["email,password_hash"] +
                      [f"user{n}@example.com,{quoted(HASH)}" for n in range(5000)])
     assert accounts.import_accounts(rt, path)["imported"] == 5000

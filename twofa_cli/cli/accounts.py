@@ -72,7 +72,8 @@ def import_(
         with Progress(transient=True) as progress:
             task = progress.add_task("Importing accounts", total=None)
             result = accounts.import_accounts(
-                rt, path, progress=lambda n: progress.advance(task, n))
+                rt, path, progress=lambda done, total: progress.update(task, completed=done,
+                                                                       total=total))
     emit(result, as_json=json_, title="Import")
     if not json_:
         note(f"Imported {result['imported']} accounts.")

@@ -132,11 +132,12 @@ def _check_row(raw: dict) -> tuple[str, str, str | None, str | None]:
 
 
 def import_accounts(
-    rt: Runtime, path: str | Path, *, progress: Callable[[int], None] | None = None,
+    rt: Runtime, path: str | Path, *, progress: Callable[[int, int], None] | None = None,
 ) -> dict:
     """Import a CSV in two streaming passes: check every row, then insert in batches.
 
     One transaction: a bad row anywhere imports nothing and reports every bad row.
+    ``progress(imported, total)`` is called after each batch.
     """
     path = Path(path)
     if not path.is_file():
@@ -173,8 +174,12 @@ def import_accounts(
                 "failed_verifications": 0, "created_at": rt.now(),
             })
             if len(batch) >= IMPORT_BATCH:
-                total += _insert(session, batch, progress)
-        total += _insert(session, batch, progress)
+                total += _insert(session, batch)
+                if progress:
+                    progress(total, len(seen))
+        total += _insert(session, batch)
+        if progress:
+            progress(total, len(seen))
         audit.record(session, rt, "account.import", target=path.name[:200], detail=f"{total} accounts")
     return {"imported": total, "file": str(path)}
 
@@ -189,14 +194,12 @@ def _existing(session: Session, seen: dict[str, int]) -> list[ImportProblem]:
     return found
 
 
-def _insert(session: Session, batch: list[dict], progress: Callable[[int], None] | None) -> int:
+def _insert(session: Session, batch: list[dict]) -> int:
     if not batch:
         return 0
     session.execute(insert(Account), batch)
     count = len(batch)
     batch.clear()
-    if progress:
-        progress(count)
     return count
 
 
