@@ -135,7 +135,7 @@ Custom Service Provider: Cdyne (SMS codes)
             raise DeliveryFailed(
                 f"Cdyne answered unexpectedly: {scrub(response.text, secrets) or 'an empty reply'}"
             ) from None
-        if status >= 400:
+        if status is not None and status >= 400:
             raise DeliveryFailed(
                 f"{CDYNE_REASONS.get(status, 'Cdyne refused the message')} (status {status})",
                 provider_code=str(status),
@@ -148,22 +148,17 @@ def _digits(number: str) -> str:
     return number.removeprefix("+")
 
 
-def _status_code(value: object) -> int:
-    """MessageStatus as a number, whether Cdyne sent 201 or "Ready"; unknown names count as accepted."""
-    if isinstance(value, bool):
-        raise TypeError(value)
+def _status_code(value: object) -> int | None:
+    """MessageStatus as a number, whether Cdyne sent 201 or "Ready"; None if absent or unknown."""
     if isinstance(value, int):
         return value
     if isinstance(value, str):
-        if value.isdigit():
-            return int(value)
-        return _STATUS_NAMES.get(value.lower(), 0)
-    return 0  # no MessageStatus: the answer's HTTP status already said it was accepted
+        return int(value) if value.isdigit() else _STATUS_NAMES.get(value.lower())
+    return None
 
 
-def _status_name(code: int) -> str:
-    names = {0: "hold", 200: "sent", 201: "queued", 202: "processing"}
-    return names.get(code, "sent")
+def _status_name(code: int | None) -> str:
+    return {0: "hold", 200: "sent", 201: "queued", 202: "processing"}.get(code, "sent")
 
 
 def _refused(status: int, text: str, secrets: list[str]) -> DeliveryFailed:

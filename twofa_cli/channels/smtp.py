@@ -97,7 +97,8 @@ Configio Service Provider: SMTP (email codes through the platform's relay)
             raise DeliveryFailed(f"{at} refused the sender {relay.from_address} "
                                  f"({_reply(exc, secrets)})", provider_code=str(exc.smtp_code)) from None
         except smtplib.SMTPNotSupportedError as exc:
-            raise DeliveryFailed(f"{at}: {exc}; check [smtp] security and username") from None
+            raise DeliveryFailed(f"{at}: {str(exc).rstrip('.')}; check [smtp] security and username"
+                                 ) from None
         except smtplib.SMTPServerDisconnected as exc:
             # smtplib reports a read timeout as a disconnection; the cause tells them apart.
             if isinstance(exc.__context__, TimeoutError):

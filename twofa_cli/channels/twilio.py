@@ -126,21 +126,20 @@ Custom Service Provider: Twilio (SMS codes)
                   else {"messaging_service_sid": options.messaging_service_sid})
 
         def attempt() -> Receipt:
-            sent = self._call(lambda: client.messages.create(to=message.to, body=message.text,
-                                                             **sender))
+            sent = self._create(client, to=message.to, body=message.text, **sender)
             return Receipt(channel=self.name, to=message.to, message_id=sent.sid,
                            status=sent.status or "sent")
 
         return send_with_retry(attempt)
 
-    def _call(self, create):
-        """Run one request through the SDK; translate whatever it raises."""
+    def _create(self, client, **fields):
+        """One Messages API request through the SDK; whatever it raises becomes a DeliveryFailed."""
         import requests
         from twilio.base.exceptions import TwilioException, TwilioRestException
 
         secrets = [self.options.auth_token]
         try:
-            return create()
+            return client.messages.create(**fields)
         except TwilioRestException as exc:
             raise _refused(exc.status, exc.code, exc.msg, secrets) from None
         except TwilioException as exc:  # the newer RFC 9457 errors carry the same fields
