@@ -1,0 +1,400 @@
+"""Codes sent and verified per second through the library, on a SQLite file.
+
+One process, one thread. A cycle is what the shop's web app does when a
+customer enrols a method: ``services.enrollment.enroll`` (a code is "sent":
+simulate mode writes it to the outbox), then ``services.challenges.verify``
+with that code. The code is read back from the outbox table between the two
+calls, untimed (in production it travels by email or SMS).
+
+The store holds 1,000 and then 1,000,000 accounts, pre-filled with raw sqlite3
+``executemany`` (one argon2id hash reused), each with a history like the
+one a cycle leaves behind: an entry, a used challenge, a delivery (older than
+an hour, so the send caps do not count it), an outbox message and an audit
+row. Every cycle enrols a destination the account does not have yet.
+
+The baseline is the same cycle hand-written on the ``sqlite3`` module: the
+same transactions (BEGIN IMMEDIATE ... COMMIT), the same reads and writes, the
+same non-SQL work (email validation, code generation, HMAC, masking), no ORM.
+ORM and baseline run in alternating blocks so machine load hits both alike.
+
+Targets: >= 1,000 cycles a second; ORM time per cycle <= 3x the baseline's;
+time per cycle with 1,000,000 accounts <= 1.5x the time with 1,000.
+
+Usage: python benchmarks/throughput.py [--cycles N] [--large N] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sqlite3
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as c  # noqa: E402
+
+METHOD = "Email code"
+BLOCK = 50  # cycles per alternating block
+
+
+# -- the store -----------------------------------------------------------------------
+
+
+def _ts(moment: datetime) -> str:
+    """How SQLAlchemy stores a naive-UTC DateTime on SQLite."""
+    return moment.astimezone(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def email_of(i: int) -> str:
+    return f"user{i:07d}@example.com"
+
+
+def build_store(home: Path, accounts: int) -> None:
+    """A simulate-mode home with ``accounts`` accounts, each with one past enrolment."""
+    c.prepare_home(home, throttle={"provider_hourly_cap": 1_000_000,
+                                   "max_per_destination_per_hour": 100})
+    db = home / "twofa.db"
+    c.fill_accounts(db, range(1, accounts + 1), email_of=email_of)
+    connection = sqlite3.connect(db)
+    connection.execute("PRAGMA synchronous=OFF")
+    (method_id, provider_id), = connection.execute(
+        "SELECT id, provider_id FROM secondary_auth WHERE title = ?", (METHOD,))
+    (first,), = connection.execute("SELECT min(id) FROM account WHERE email LIKE 'user%'")
+    old = datetime.now(UTC) - timedelta(days=2)
+    at, expires = _ts(old), _ts(old + timedelta(minutes=10))
+    ids = range(first, first + accounts)
+    hmac_hex = "0" * 64
+    body = "Your verification code is 123456. It expires in 10 minutes."
+    tables = {
+        "entry": ("INSERT INTO entry (account_id, secondary_auth_id, destination, created_at)"
+                  " VALUES (?, ?, ?, ?)",
+                  lambda i, n: (i, method_id, email_of(n), at)),
+        "challenge": ("INSERT INTO challenge (account_id, purpose, secondary_auth_id, destination,"
+                      " entry_id, code_hmac, status, attempts, sends, last_sent_at, expires_at,"
+                      " created_at) VALUES (?, 'enroll', ?, ?, ?, ?, 'used', 0, 1, ?, ?, ?)",
+                      lambda i, n: (i, method_id, email_of(n), n, hmac_hex, at, expires, at)),
+        "delivery": ("INSERT INTO delivery (provider_id, destination, provider_message_id, sent_at)"
+                     " VALUES (?, ?, ?, ?)",
+                     lambda i, n: (provider_id, email_of(n), f"outbox-{n}", at)),
+        "outbox": ('INSERT INTO outbox ("to", channel, subject, body, code, created_at)'
+                   " VALUES (?, 'email', 'Verification code', ?, '123456', ?)",
+                   lambda i, n: (email_of(n), body, at)),
+        "audit": ("INSERT INTO audit (at, actor, action, account_id, target, outcome, detail)"
+                  " VALUES (?, 'webapp', 'entry.verified', ?, ?, 'ok', '')",
+                  lambda i, n: (at, i, str(n))),
+    }
+    for sql, row in tables.values():
+        for start in range(0, accounts, 100_000):
+            chunk = ids[start:start + 100_000]
+            connection.executemany(sql, (row(i, n) for n, i in enumerate(chunk, start + 1)))
+        connection.commit()
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.close()
+
+
+# -- the cycle through the library ---------------------------------------------------
+
+
+def read_code(reader: sqlite3.Connection, destination: str) -> str:
+    (code,), = reader.execute('SELECT code FROM outbox WHERE "to" = ? ORDER BY id DESC LIMIT 1',
+                              (destination,))
+    return code
+
+
+def orm_cycles(rt, reader, work: list[tuple[str, str]]) -> tuple[float, float]:
+    from twofa_cli.services.challenges import verify
+    from twofa_cli.services.enrollment import enroll
+
+    sending = checking = 0.0
+    clock = time.perf_counter
+    for account, destination in work:
+        start = clock()
+        enroll(rt, account, method=METHOD, email=destination)
+        sending += clock() - start
+        code = read_code(reader, destination)
+        start = clock()
+        result = verify(rt, account, code)
+        checking += clock() - start
+        assert result.status == "verified"
+    return sending, checking
+
+
+# -- the same cycle, hand-written on sqlite3 -----------------------------------------
+
+
+class RawCycle:
+    """enroll + verify as plain SQL: what the ORM version is measured against."""
+
+    def __init__(self, db: Path, rt) -> None:
+        self.db = sqlite3.connect(db, isolation_level=None, timeout=30)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000",
+                       "foreign_keys=ON"):
+            self.db.execute(f"PRAGMA {pragma}")
+        self.rt = rt
+        self.statements = 0
+
+    def _q(self, sql: str, params=()):
+        self.statements += 1
+        return self.db.execute(sql, params)
+
+    def enroll(self, account: str, destination: str) -> int:
+        from twofa_cli import validate
+        from twofa_cli.errors import Conflict, NotFound, Rejected, Throttled
+        from twofa_cli.security import generate_code, mask_destination
+        from twofa_cli.services.challenges import code_message
+
+        rt, settings = self.rt, self.rt.settings
+        q = self._q
+        self._q("BEGIN IMMEDIATE")
+        try:
+            row = q("SELECT id, is_admin, locked_until FROM account WHERE email = ?",
+                    (account.strip().lower(),)).fetchone()
+            if row is None:
+                raise NotFound(account)
+            account_id, is_admin, locked_until = row
+            allowed = q('SELECT value FROM setting WHERE "key" = ?',
+                        ("allowed.admin" if is_admin else "allowed.customer",)).fetchone()
+            if not allowed or allowed[0] != "active":
+                raise Rejected("inactive")
+            method_id, provider_id = q("SELECT id, provider_id FROM secondary_auth WHERE title = ?",
+                                       (METHOD,)).fetchone()
+            q("SELECT channel, title FROM provider WHERE id = ?", (provider_id,)).fetchone()
+            destination = validate.email_address(destination)
+            if q("SELECT id FROM entry WHERE account_id = ? AND secondary_auth_id = ?"
+                 " AND destination = ?", (account_id, method_id, destination)).fetchone():
+                raise Conflict("already enrolled")
+            now = rt.now()
+            if locked_until is not None and locked_until > _ts(now):
+                raise Throttled("locked")
+            q("UPDATE challenge SET status = 'superseded' WHERE account_id = ? AND status = 'pending'",
+              (account_id,))
+            since = _ts(now - timedelta(hours=1))
+            count, _oldest = q("SELECT count(*), min(sent_at) FROM delivery"
+                               " WHERE destination = ? AND sent_at > ?", (destination, since)).fetchone()
+            if count >= settings.throttle.max_per_destination_per_hour:
+                raise Throttled("destination cap")
+            count, _oldest = q("SELECT count(*), min(sent_at) FROM delivery"
+                               " WHERE provider_id = ? AND sent_at > ?", (provider_id, since)).fetchone()
+            if count >= settings.throttle.provider_hourly_cap:
+                raise Throttled("provider cap")
+            ttl = settings.codes.ttl_seconds
+            expires = _ts(now + timedelta(seconds=ttl))
+            challenge_id = q(
+                "INSERT INTO challenge (account_id, purpose, secondary_auth_id, destination, entry_id,"
+                " code_hmac, status, attempts, sends, last_sent_at, expires_at, created_at)"
+                " VALUES (?, 'enroll', ?, ?, NULL, '', 'pending', 0, 0, NULL, ?, ?)",
+                (account_id, method_id, destination, _ts(now), _ts(now))).lastrowid
+            code = generate_code(settings.codes.length)
+            q("UPDATE challenge SET code_hmac = ?, sends = 1, last_sent_at = ?, expires_at = ?"
+              " WHERE id = ?", (rt.key.code_hmac(challenge_id, code), _ts(now), expires, challenge_id))
+            company = q("SELECT value FROM setting WHERE \"key\" = 'company_name'").fetchone()
+            message = code_message(company[0] if company else "", code, ttl, destination)
+            outbox_id = q('INSERT INTO outbox ("to", channel, subject, body, code, created_at)'
+                          " VALUES (?, 'email', ?, ?, ?, ?)",
+                          (destination, message.subject, message.text, code, _ts(now))).lastrowid
+            q("INSERT INTO delivery (provider_id, destination, provider_message_id, sent_at)"
+              " VALUES (?, ?, ?, ?)", (provider_id, destination, f"outbox-{outbox_id}", _ts(now)))
+            q("INSERT INTO audit (at, actor, action, account_id, target, outcome, detail)"
+              " VALUES (?, ?, 'code.sent', ?, ?, 'ok', 'enroll')",
+              (_ts(now), rt.actor, account_id, mask_destination(destination)))
+            self.db.execute("COMMIT")
+            return challenge_id
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def verify(self, account: str, code: str) -> int:
+        from twofa_cli.errors import NotFound, Rejected, Throttled
+        from twofa_cli.security import codes_match
+
+        rt, settings = self.rt, self.rt.settings
+        q = self._q
+        self._q("BEGIN IMMEDIATE")
+        try:
+            row = q("SELECT id, locked_until FROM account WHERE email = ?",
+                    (account.strip().lower(),)).fetchone()
+            if row is None:
+                raise NotFound(account)
+            account_id, locked_until = row
+            now = _ts(rt.now())
+            if locked_until is not None and locked_until > now:
+                raise Throttled("locked")
+            challenge = q("SELECT id, purpose, secondary_auth_id, destination, code_hmac, attempts,"
+                          " expires_at FROM challenge WHERE account_id = ? AND status = 'pending'"
+                          " ORDER BY id DESC LIMIT 1", (account_id,)).fetchone()
+            if challenge is None:
+                raise Rejected("no code is pending")
+            challenge_id, _purpose, method_id, destination, code_hmac, attempts, expires = challenge
+            if attempts >= settings.codes.max_attempts or expires <= now:
+                raise Rejected("expired")
+            given = rt.key.code_hmac(challenge_id, code)
+            if not codes_match(code_hmac, given):
+                raise Rejected("wrong code")
+            claimed = q("UPDATE challenge SET status = 'used' WHERE id = ? AND status = 'pending'"
+                        " AND code_hmac = ? AND attempts < ? AND expires_at > ?",
+                        (challenge_id, given, settings.codes.max_attempts, now)).rowcount
+            if claimed != 1:
+                raise Rejected("already used")
+            q("UPDATE account SET failed_verifications = 0, locked_until = NULL WHERE id = ?",
+              (account_id,))
+            entry = q("SELECT id FROM entry WHERE account_id = ? AND secondary_auth_id = ?"
+                      " AND destination = ?", (account_id, method_id, destination)).fetchone()
+            entry_id = entry[0] if entry else q(
+                "INSERT INTO entry (account_id, secondary_auth_id, destination, created_at)"
+                " VALUES (?, ?, ?, ?)", (account_id, method_id, destination, now)).lastrowid
+            q("INSERT INTO audit (at, actor, action, account_id, target, outcome, detail)"
+              " VALUES (?, ?, 'entry.verified', ?, ?, 'ok', '')", (now, rt.actor, account_id, str(entry_id)))
+            self.db.execute("COMMIT")
+            return entry_id
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+
+def raw_cycles(raw: RawCycle, reader, work: list[tuple[str, str]]) -> tuple[float, float]:
+    sending = checking = 0.0
+    clock = time.perf_counter
+    for account, destination in work:
+        start = clock()
+        raw.enroll(account, destination)
+        sending += clock() - start
+        code = read_code(reader, destination)
+        start = clock()
+        raw.verify(account, code)
+        checking += clock() - start
+    return sending, checking
+
+
+# -- one store size ------------------------------------------------------------------
+
+
+def count_orm_statements(rt, account: str, destination: str, reader) -> tuple[int, int]:
+    """Statements and transactions of one ORM cycle (an untimed extra cycle)."""
+    from sqlalchemy import event
+
+    from twofa_cli.services.challenges import verify
+    from twofa_cli.services.enrollment import enroll
+
+    seen = {"statements": 0, "transactions": 0}
+
+    def on_execute(*_args):
+        seen["statements"] += 1
+
+    def on_begin(*_args):
+        seen["transactions"] += 1
+
+    event.listen(rt.engine, "before_cursor_execute", on_execute)
+    event.listen(rt.engine, "begin", on_begin)
+    try:
+        enroll(rt, account, method=METHOD, email=destination)
+        verify(rt, account, read_code(reader, destination))
+    finally:
+        event.remove(rt.engine, "before_cursor_execute", on_execute)
+        event.remove(rt.engine, "begin", on_begin)
+    # The BEGIN IMMEDIATE of each transaction is a cursor execute too; COMMIT is not.
+    return seen["statements"], seen["transactions"]
+
+
+def measure(size: int, cycles: int, label: str, keep: Path | None) -> dict:
+    from twofa_cli.runtime import open_runtime
+
+    home = (keep / f"home-{size}") if keep else c.temp_dir(f"throughput-{size}")
+    if keep:
+        c.remove(home)
+        home.mkdir(parents=True)
+    try:
+        started = time.perf_counter()
+        build_store(home, size)
+        c.note(f"{label}: store of {size:,} accounts (+ history) built in "
+               f"{time.perf_counter() - started:.1f} s, "
+               f"{(home / 'twofa.db').stat().st_size / 1e6:.0f} MB")
+        rt = open_runtime(home, actor="webapp")
+        raw = RawCycle(home / "twofa.db", rt)
+        reader = sqlite3.connect(home / "twofa.db", isolation_level=None)
+        rng = random.Random(size)
+        picks = [rng.randrange(1, size + 1) for _ in range(2 * cycles + 40)]
+        work = [(email_of(n), f"new{k:07d}.{n}@example.net") for k, n in enumerate(picks)]
+        warm_orm, warm_raw, work = work[:10], work[10:20], work[20:]
+        orm_cycles(rt, reader, warm_orm)  # caches, statement compilation, page cache
+        raw_cycles(raw, reader, warm_raw)
+        orm_statements, orm_transactions = count_orm_statements(rt, *work.pop(), reader)
+        raw.statements = 0
+        raw_cycles(raw, reader, [work.pop()])
+        raw_statements = raw.statements
+        c.note(f"{label}: one cycle issues {orm_statements} SQL statements in {orm_transactions} "
+               f"transactions through the ORM (BEGIN counted, COMMIT not), "
+               f"{raw_statements} hand-written (2 transactions)")
+
+        orm = [0.0, 0.0]
+        base = [0.0, 0.0]
+        cpu_orm = cpu_raw = 0.0
+        orm_work, raw_work = work[:cycles], work[cycles:2 * cycles]
+        for start in range(0, cycles, BLOCK):
+            t = time.process_time()
+            s, v = orm_cycles(rt, reader, orm_work[start:start + BLOCK])
+            cpu_orm += time.process_time() - t
+            orm[0] += s
+            orm[1] += v
+            t = time.process_time()
+            s, v = raw_cycles(raw, reader, raw_work[start:start + BLOCK])
+            cpu_raw += time.process_time() - t
+            base[0] += s
+            base[1] += v
+        rt.engine.dispose()
+        raw.db.close()
+        reader.close()
+        return {"orm": orm, "raw": base, "cycles": cycles, "cpu_orm": cpu_orm, "cpu_raw": cpu_raw}
+    finally:
+        if not keep:
+            c.remove(home)
+
+
+def report(label: str, r: dict) -> float:
+    n = r["cycles"]
+    (orm_send, orm_verify), (raw_send, raw_verify) = r["orm"], r["raw"]
+    orm_cycle, raw_cycle = orm_send + orm_verify, raw_send + raw_verify
+    c.summary(f"throughput codes sent (enroll) {label}", f"{n / orm_send:.0f} /s",
+              f"{n / raw_send:.0f} /s raw sqlite3", c.ratio(orm_send, raw_send), "-", None)
+    c.summary(f"throughput codes verified {label}", f"{n / orm_verify:.0f} /s",
+              f"{n / raw_verify:.0f} /s raw sqlite3", c.ratio(orm_verify, raw_verify), "-", None)
+    c.summary(f"throughput enroll+verify cycles {label}", f"{n / orm_cycle:.0f} /s",
+              f"{n / raw_cycle:.0f} /s raw sqlite3", c.ratio(orm_cycle, raw_cycle), ">= 1000 /s",
+              n / orm_cycle >= 1000)
+    c.summary(f"throughput ORM/raw time per cycle {label}", f"{orm_cycle / n * 1000:.2f} ms",
+              f"{raw_cycle / n * 1000:.2f} ms raw sqlite3", c.ratio(orm_cycle, raw_cycle),
+              "<= 3.00x", orm_cycle <= 3 * raw_cycle)
+    c.note(f"{label}: {n} cycles; process CPU time per cycle: ORM {r['cpu_orm'] / n * 1000:.2f} ms, "
+           f"raw {r['cpu_raw'] / n * 1000:.2f} ms (reading codes back included)")
+    return orm_cycle / n
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cycles", type=int, default=1000, help="timed cycles per store (default 1000)")
+    parser.add_argument("--small", type=int, default=1000, help="accounts of the small store")
+    parser.add_argument("--large", type=int, default=1_000_000, help="accounts of the large store")
+    parser.add_argument("--keep", type=Path, help="build the stores in DIR and keep them")
+    args = parser.parse_args()
+
+    c.isolate()
+    c.header("throughput: enroll + verify through the library on a SQLite file, one process")
+    small_label, large_label = f"{args.small:,} accounts", f"{args.large:,} accounts"
+    small = measure(args.small, args.cycles, small_label, args.keep)
+    per_small = report(small_label, small)
+    large = measure(args.large, args.cycles, large_label, args.keep)
+    per_large = report(large_label, large)
+    raw_small = sum(small["raw"]) / small["cycles"]
+    raw_large = sum(large["raw"]) / large["cycles"]
+    c.note(f"raw sqlite3 time per cycle, {large_label} vs {small_label}: {raw_large / raw_small:.2f}x")
+    c.summary(f"throughput time per cycle {large_label} vs {small_label}", f"{per_large * 1000:.2f} ms",
+              f"{per_small * 1000:.2f} ms with {small_label}", c.ratio(per_large, per_small),
+              "<= 1.50x", per_large <= 1.5 * per_small)
+    return c.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
