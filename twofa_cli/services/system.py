@@ -16,14 +16,18 @@ COMPANY_NAME = "company_name"
 
 
 def _get(session: Session, key: str) -> str | None:
-    row = session.get(Setting, key)
-    return row.value if row else None
+    return session.exec(select(Setting.value).where(Setting.key == key)).first()
 
 
 def _put(session: Session, key: str, value: str) -> None:
-    row = session.get(Setting, key) or Setting(key=key, value=value)
-    row.value = value
-    session.add(row)
+    """Insert or update in one statement: two admins setting a value for the first
+    time at once must not both INSERT it (PostgreSQL would refuse the second)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(Setting).values(key=key, value=value)
+    session.execute(statement.on_conflict_do_update(index_elements=["key"], set_={"value": value}))
 
 
 def company_name(session: Session) -> str:
