@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from twofa_cli import validate
@@ -23,7 +24,10 @@ def add_secondary_auth(rt: Runtime, *, provider: str, title: str) -> dict:
             raise Conflict(f"a secondary auth provider titled {title!r} already exists (id {existing.id})")
         method = SecondaryAuth(provider_id=provider_row.id, title=title, created_at=rt.now())
         session.add(method)
-        session.flush()
+        try:
+            session.flush()
+        except IntegrityError:  # a concurrent add took the title
+            raise Conflict(f"a secondary auth provider titled {title!r} already exists") from None
         audit.record(session, rt, "secondary_auth.add", target=f"{method.id}:{title}")
         return secondary_auth_public(method, provider_row)
 
