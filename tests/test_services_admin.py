@@ -122,28 +122,59 @@ def test_duplicate_title_is_a_conflict(rt):
     assert len(providers.list_providers(rt)) == 1
 
 
-def test_two_concurrent_adds_of_one_title_make_one_provider(rt, home, clock):
-    """The title check and the insert race; the unique index decides, as a Conflict."""
-    other = open_runtime(home, actor="other", clock=clock)
-    barrier = threading.Barrier(2)
+def at_once(home, clock, work, *, admins: int = 8) -> list[object]:
+    """Run ``work(runtime)`` for several admins at the same moment, each with its own
+    engine, as separate processes would; returns each result or the exception raised."""
+    runtimes = [open_runtime(home, actor=f"admin-{n}", clock=clock) for n in range(admins)]
+    barrier = threading.Barrier(admins)
     outcomes: list[object] = []
 
-    def add(runtime):
+    def run(runtime):
         barrier.wait()
         try:
-            outcomes.append(providers.add_provider(runtime, channel="smtp", title="Email"))
-        except Conflict as exc:
+            outcomes.append(work(runtime))
+        except Exception as exc:  # collected and asserted on below
             outcomes.append(exc)
 
-    threads = [threading.Thread(target=add, args=(r,)) for r in (rt, other)]
+    threads = [threading.Thread(target=run, args=(runtime,)) for runtime in runtimes]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    other.engine.dispose()
-    assert sorted(type(o).__name__ for o in outcomes) == ["Conflict", "dict"]
+    for runtime in runtimes:
+        runtime.engine.dispose()
+    return outcomes
+
+
+def kinds(outcomes) -> list[str]:
+    return sorted(type(outcome).__name__ for outcome in outcomes)
+
+
+def test_concurrent_adds_of_one_title_make_one_provider(rt, home, clock):
+    """The title check and the insert race; the unique index decides, as a Conflict."""
+    outcomes = at_once(home, clock, lambda r: providers.add_provider(r, channel="smtp", title="Email"))
+    assert kinds(outcomes) == ["Conflict"] * 7 + ["dict"], outcomes
     assert [p["title"] for p in providers.list_providers(rt)] == ["Email"]
     assert actions(rt) == ["provider.add"]
+
+
+def test_concurrent_adds_of_one_method_title_make_one_method(rt, home, clock):
+    providers.add_provider(rt, channel="smtp", title="Email")
+    outcomes = at_once(home, clock, lambda r: secondary_auth.add_secondary_auth(
+        r, provider="Email", title="Email code"))
+    assert kinds(outcomes) == ["Conflict"] * 7 + ["dict"], outcomes
+    assert [m["title"] for m in secondary_auth.list_secondary_auth(rt)] == ["Email code"]
+
+
+def test_concurrent_first_settings_all_succeed(rt, home, clock):
+    """Two admins enabling 2FA (or naming the company) on a fresh store at once."""
+    outcomes = at_once(home, clock, lambda r: system.set_allowed(r, "customer", True))
+    assert kinds(outcomes) == ["dict"] * 8, outcomes
+    outcomes = at_once(home, clock, lambda r: system.set_company_name(r, f"Acme {r.actor}"))
+    assert kinds(outcomes) == ["str"] * 8, outcomes
+    assert system.get_company_name(rt) in {f"Acme admin-{n}" for n in range(8)}
+    assert system.policy_status(rt, "customer")["active"] is True
+    assert actions(rt) == ["customer.enable"] * 8 + ["config.company_name"] * 8
 
 
 def test_a_failure_after_the_insert_leaves_no_provider(rt, database_url, monkeypatch):
