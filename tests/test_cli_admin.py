@@ -234,13 +234,18 @@ NEEDS_A_HOME = [
     ("admin", "enable"),
     ("admin", "disable"),
     ("admin", "status"),
+    ("account", "add", "alice@example.com", "--password-stdin"),
+    ("account", "import", "accounts.csv"),
     ("account", "list"),
     ("account", "show", "alice@example.com"),
     ("enroll", "alice@example.com", "--method", "1", "--phone", "+14155550199"),
     ("verify", "alice@example.com", "123456"),
     ("resend", "alice@example.com"),
+    ("login", "alice@example.com", "--password-stdin"),
     ("entry", "list", "alice@example.com"),
+    ("entry", "delete", "alice@example.com", "1", "--yes"),
     ("device", "list", "alice@example.com"),
+    ("device", "revoke", "alice@example.com", "--all"),
     ("outbox",),
     ("audit",),
     ("db", "status"),
@@ -249,12 +254,15 @@ NEEDS_A_HOME = [
 
 
 @pytest.mark.parametrize("args", NEEDS_A_HOME, ids=" ".join)
-def test_commands_on_a_never_initialised_home_say_run_init(bare_cli, tmp_path, args):
-    run = bare_cli(*args)
+def test_commands_on_a_never_initialised_home_say_run_init(bare_cli, tmp_path, monkeypatch, args):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "accounts.csv").write_text("email,name\nalice@example.com,Alice\n")
+    password = "correct horse battery\n"  # for the commands that read one from stdin
+    run = bare_cli(*args, input=password)
     assert run.exit_code == 1, (run.stdout, run.stderr)
     assert "twofa init" in single_error_line(run.stderr)
     assert run.stdout == ""
-    as_json = bare_cli(*args, "--json")
+    as_json = bare_cli(*args, "--json", input=password)
     assert as_json.exit_code == 1
     assert as_json.json["error"]["code"] == "not_initialised"
     assert "twofa init" in as_json.json["error"]["message"]
