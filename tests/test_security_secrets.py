@@ -58,6 +58,26 @@ def with_credentials(cli, monkeypatch):
 
 
 @pytest.mark.sqlite_only
+def test_acceptance_the_token_is_not_in_the_database_or_its_wal_while_open(cli, home):
+    """With a reader holding the database open, SQLite keeps the new pages in -wal."""
+    import sqlite3
+
+    reader = sqlite3.connect(home / "twofa.db")
+    try:
+        reader.execute("SELECT count(*) FROM provider").fetchone()
+        ok(cli("provider", "add", "custom", "twilio", "--title", "SMS", "--account-sid",
+               TWILIO_SID, "--auth-token-stdin", "--from-number", FROM, input=TOKEN + "\n"))
+        files = database_files(home)
+        assert {path.name for path in files} == {"twofa.db", "twofa.db-wal", "twofa.db-shm"}
+        raw = b"".join(path.read_bytes() for path in files)
+        assert TWILIO_SID.encode() in raw  # the new provider row is in there ...
+        for encoded in encodings(TOKEN):
+            assert encoded not in raw  # ... but its token is not
+    finally:
+        reader.close()
+
+
+@pytest.mark.sqlite_only
 def test_acceptance_the_auth_token_is_not_in_the_database_files(with_credentials, home):
     cli = with_credentials
     ok(cli("provider", "update", "SMS", "--auth-token", ROTATED))
