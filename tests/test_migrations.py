@@ -142,13 +142,14 @@ def test_head_revision_constant_matches_the_scripts():
     assert schema.HEAD_REVISION == schema.head_revision_from_scripts()
 
 
-def test_revisions_form_one_line_from_0001():
+def test_revisions_form_one_numbered_line():
     from alembic.script import ScriptDirectory
 
     scripts = ScriptDirectory.from_config(schema._alembic_config(None))
     chain = [s.revision for s in scripts.walk_revisions("base", "heads")]
-    assert chain == ["0004", "0003", "0002", "0001"]
-    assert len(scripts.get_heads()) == 1
+    # One line, numbered 0001, 0002, …: check_schema orders revisions as strings.
+    assert chain == [f"{n:04d}" for n in range(len(chain), 0, -1)]
+    assert len(chain) >= 4 and len(scripts.get_heads()) == 1
 
 
 def test_a_fresh_schema_matches_the_models(home):
@@ -271,6 +272,21 @@ def test_an_old_schema_stops_commands_until_db_upgrade(cli, engine):
     listed = cli("provider", "list", "--json")
     assert listed.exit_code == 0
     assert [p["title"] for p in listed.json] == ["SMS", "Email ünïcode"]
+
+
+def test_a_schema_newer_than_this_twofa_asks_to_upgrade_twofa(cli, home):
+    """Another host ran a newer twofa's `db upgrade`: this host must not touch the store."""
+    engine = make_engine(load_settings(home).database_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0099'"))
+    engine.dispose()
+    for command in (["provider", "list"], ["db", "upgrade"]):
+        result = cli(*command, "--json")
+        assert result.exit_code == 1
+        assert result.json["error"]["code"] == "schema_out_of_date"
+        assert "install the newer twofa" in result.json["error"]["message"]
+    status = cli("db", "status", "--json").json
+    assert (status["current"], status["up_to_date"]) == ("0099", False)
 
 
 def test_a_store_without_schema_asks_for_init(cli, engine):

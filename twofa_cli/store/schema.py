@@ -34,10 +34,24 @@ def check_schema(engine: Engine) -> None:
     revision = current_revision(engine)
     if revision is None:
         raise NotInitialised("the database has no twofa schema: run `twofa init`")
+    _refuse_newer(revision)
     if revision != HEAD_REVISION:
         raise SchemaOutOfDate(
             f"the database schema is at revision {revision}, this twofa needs {HEAD_REVISION}: "
             "run `twofa db upgrade`"
+        )
+
+
+def _refuse_newer(revision: str) -> None:
+    """Another host with a newer twofa upgraded the schema: this one must be upgraded too.
+
+    Revision ids are zero-padded numbers in one line (tests/test_migrations.py
+    checks), so comparing them as strings orders them.
+    """
+    if revision > HEAD_REVISION:
+        raise SchemaOutOfDate(
+            f"the database schema is at revision {revision}, newer than this twofa knows "
+            f"({HEAD_REVISION}): install the newer twofa on this host"
         )
 
 
@@ -56,6 +70,8 @@ def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
 
     with _migrating(engine) as connection:
         before = _revision_in(connection)
+        if before is not None:
+            _refuse_newer(before)  # alembic would fail on a revision it has no script for
         command.upgrade(_alembic_config(connection), revision)
         return before, _revision_in(connection) or ""
 
