@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
+from typer.main import (
+    get_command_from_info,
+    get_command_name,
+    get_group_from_info,
+    solve_typer_info_defaults,
+)
+from typer.models import CommandInfo, TyperInfo
 
 from twofa_cli.cli import (
     accounts,
@@ -33,8 +41,97 @@ class CliState:
     runtime: Any = None
 
 
+class LazyCommands(MutableMapping):
+    """The subcommands of ``twofa``, each built into a Click command on first use.
+
+    Typer inspects every parameter of every function when it builds a command;
+    doing that for all forty commands cost each `twofa` process about as much as
+    opening the store and running `provider list`, so only the command that runs
+    is built.
+    """
+
+    def __init__(self, group: TwofaGroup, built: dict[str, Any], registry: typer.Typer) -> None:
+        self._group = group
+        self._built = dict(built)
+        self._infos: dict[str, CommandInfo | TyperInfo] = {}
+        for command in registry.registered_commands:
+            self._infos[command.name or get_command_name(command.callback.__name__)] = command
+        for sub in registry.registered_groups:
+            self._infos[solve_typer_info_defaults(sub).name] = sub
+        self._order = [*self._built, *(name for name in self._infos if name not in self._built)]
+
+    def __getitem__(self, name: str):
+        if name not in self._built:
+            info = self._infos[name]  # KeyError: no such command
+            group = self._group
+            if isinstance(info, CommandInfo):
+                self._built[name] = get_command_from_info(
+                    info, pretty_exceptions_short=app.pretty_exceptions_short,
+                    rich_markup_mode=group.rich_markup_mode)
+            else:
+                self._built[name] = get_group_from_info(
+                    info, pretty_exceptions_short=app.pretty_exceptions_short,
+                    rich_markup_mode=group.rich_markup_mode, suggest_commands=group.suggest_commands)
+        return self._built[name]
+
+    def summary(self, name: str):
+        """A stand-in that has only the command's help: enough for the list in ``twofa --help``."""
+        if name in self._built or name not in self._infos:
+            return self.get(name)
+        info = self._infos[name]
+        if isinstance(info, CommandInfo):  # as typer.main.get_command_from_info does
+            text = info.callback.__doc__ if info.help is None else info.help
+            short_help, hidden, deprecated = info.short_help, info.hidden, info.deprecated
+        else:
+            solved = solve_typer_info_defaults(info)
+            text, short_help = solved.help, solved.short_help
+            hidden, deprecated = solved.hidden, solved.deprecated
+        import inspect
+
+        return TyperCommand(name=name, help=inspect.cleandoc(text) if text else text,
+                            short_help=short_help, hidden=hidden, deprecated=deprecated,
+                            rich_markup_mode=self._group.rich_markup_mode)
+
+    def __setitem__(self, name: str, command) -> None:
+        if name not in self._built and name not in self._infos:
+            self._order.append(name)
+        self._infos.pop(name, None)
+        self._built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        if name not in self._order:
+            raise KeyError(name)
+        self._built.pop(name, None)
+        self._infos.pop(name, None)
+        self._order.remove(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._order))
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+
 class TwofaGroup(TyperGroup):
     """Maps every failure to the contract's exit code, one line, and no traceback."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = LazyCommands(self, self.commands, subcommands)
+        self._listing = False
+
+    def get_command(self, ctx, cmd_name):
+        if self._listing:
+            return self.commands.summary(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx, formatter) -> None:
+        # Typer's own list of commands, fed with stand-ins: showing it builds no command.
+        self._listing = True
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            self._listing = False
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         from twofa_cli.errors import BadInput, Rejected, TwofaError
@@ -125,20 +222,23 @@ def root(
     ctx.obj = CliState(home=home, actor=actor)
 
 
-app.command("init", help=setup.init.__doc__)(setup.init)
-app.add_typer(setup.db_app, name="db")
-app.add_typer(config.app, name="config")
-app.add_typer(providers.app, name="provider")
-app.add_typer(secondary_auth.app, name="secondary-auth")
-app.add_typer(policy.make_app("customer"), name="customer")
-app.add_typer(policy.make_app("admin"), name="admin")
-app.add_typer(accounts.app, name="account")
+# The subcommands, registered on a Typer of their own: TwofaGroup (LazyCommands) builds
+# each one when it is used. Commands registered on ``app`` itself would be built eagerly.
+subcommands = typer.Typer()
+subcommands.command("init", help=setup.init.__doc__)(setup.init)
+subcommands.add_typer(setup.db_app, name="db")
+subcommands.add_typer(config.app, name="config")
+subcommands.add_typer(providers.app, name="provider")
+subcommands.add_typer(secondary_auth.app, name="secondary-auth")
+subcommands.add_typer(policy.make_app("customer"), name="customer")
+subcommands.add_typer(policy.make_app("admin"), name="admin")
+subcommands.add_typer(accounts.app, name="account")
 for command in (flow.enroll, flow.verify, flow.resend, flow.login):
-    app.command()(command)
-app.add_typer(entries.app, name="entry")
-app.add_typer(devices.app, name="device")
-app.command("outbox")(outbox.outbox)
-app.command("audit")(audit.audit)
+    subcommands.command()(command)
+subcommands.add_typer(entries.app, name="entry")
+subcommands.add_typer(devices.app, name="device")
+subcommands.command("outbox")(outbox.outbox)
+subcommands.command("audit")(audit.audit)
 
 
 def main() -> None:
