@@ -12,7 +12,8 @@ from sqlmodel import select
 
 from tests.conftest import TWILIO_SID, TWILIO_TOKEN
 from twofa_cli.errors import Throttled
-from twofa_cli.store.engine import DatabaseUnavailable, make_engine, transaction
+from twofa_cli.errors import DatabaseUnavailable
+from twofa_cli.store.engine import make_engine, transaction
 from twofa_cli.store.models import Challenge, Delivery, Entry
 
 NOW = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)

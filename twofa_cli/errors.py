@@ -30,6 +30,12 @@ class SchemaOutOfDate(Rejected):
     code = "schema_out_of_date"
 
 
+class DatabaseUnavailable(Rejected):
+    """The store cannot be opened: server down, wrong credentials, unreadable file."""
+
+    code = "database_unavailable"
+
+
 class Conflict(Rejected):
     code = "conflict"
 

@@ -11,15 +11,9 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session, create_engine
 
-from twofa_cli.errors import BadInput, TwofaError
+from twofa_cli.errors import BadInput, DatabaseUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-
-
-class DatabaseUnavailable(TwofaError):
-    """The store cannot be opened: server down, wrong credentials, unreadable file."""
-
-    code = "database_unavailable"
 
 
 def make_engine(url: str) -> Engine:
