@@ -120,6 +120,9 @@ class TwofaGroup(TyperGroup):
         self.commands = LazyCommands(self, self.commands, subcommands)
         self._listing = False
 
+    def list_commands(self, ctx) -> list[str]:
+        return list(self.commands)  # names only: TyperGroup's version builds every command
+
     def get_command(self, ctx, cmd_name):
         if self._listing:
             return self.commands.summary(cmd_name)
