@@ -7,6 +7,7 @@ so two concurrent verifications of one code succeed at most once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -92,13 +93,19 @@ def sent(challenge: Challenge) -> dict:
     }
 
 
-def audited_send(rt: Runtime, account_id_hint: int | None, action: str, work):
-    """Run a sending transaction; a failed delivery rolls it back, then is audited."""
+def audited_send(rt: Runtime, account_id_hint: int | None | Callable[[], int | None], action: str,
+                 work):
+    """Run a sending transaction; a failed delivery rolls it back, then is audited.
+
+    ``account_id_hint`` may be a function, asked only after a failure: for callers
+    that look the account up inside ``work``.
+    """
     try:
         return work()
     except DeliveryFailed as exc:
+        account_id = account_id_hint() if callable(account_id_hint) else account_id_hint
         with rt.transaction() as session:
-            audit.record(session, rt, action, account_id=account_id_hint,
+            audit.record(session, rt, action, account_id=account_id,
                          outcome="delivery_failed", detail=exc.message)
         raise
 
