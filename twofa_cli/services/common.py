@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TypeVar
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, SQLModel, select
 
 from twofa_cli.errors import NotFound
@@ -20,12 +22,17 @@ def find(session: Session, model: type[Model], ident: str | int, *, by: str, wha
     if text.isascii() and text.isdigit() and len(text) <= 18:
         row = session.get(model, int(text))
     if row is None and len(text) <= 300 and _is_utf8(text):
-        column = getattr(model, by)
         value = text.lower() if by == "email" else text
-        row = session.exec(select(model).where(column == value)).first()
+        row = session.exec(_lookup(model, by), params={"value": value}).first()
     if row is None:
         raise NotFound(f"no {what} {_shorten(text)!r}")
     return row
+
+
+@cache
+def _lookup(model: type[Model], by: str):
+    """``SELECT … WHERE by = :value``, built once: building it cost more than running it."""
+    return select(model).where(getattr(model, by) == bindparam("value"))
 
 
 def _is_utf8(text: str) -> bool:
