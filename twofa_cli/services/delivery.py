@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
 from twofa_cli import validate
@@ -23,6 +23,17 @@ from twofa_cli.store.engine import serialize_on
 from twofa_cli.store.models import Delivery, OutboxMessage, Provider
 
 HOUR = timedelta(hours=1)
+
+
+def _sent_since(column):
+    """How many messages went to :key since :since, and when the oldest of them went."""
+    return (select(func.count(), func.min(Delivery.sent_at))
+            .where(column == bindparam("key"), col(Delivery.sent_at) > bindparam("since")))
+
+
+# Built once: check_caps runs on every send, and building these cost more than running them.
+_TO_DESTINATION = _sent_since(Delivery.destination)
+_BY_PROVIDER = _sent_since(Delivery.provider_id)
 
 
 def destination_for(rt: Runtime, provider: Provider, to: str) -> str:
@@ -43,10 +54,7 @@ def check_caps(session: Session, rt: Runtime, provider: Provider, destination: s
     throttle = rt.settings.throttle
     since = rt.now() - HOUR
     serialize_on(session, f"twofa-send:{destination}")
-    to_destination = session.exec(
-        select(func.count(), func.min(Delivery.sent_at))
-        .where(Delivery.destination == destination, col(Delivery.sent_at) > since)
-    ).one()
+    to_destination = session.exec(_TO_DESTINATION, params={"key": destination, "since": since}).one()
     if to_destination[0] >= throttle.max_per_destination_per_hour:
         raise Throttled(
             f"{throttle.max_per_destination_per_hour} codes were sent to this destination in the "
@@ -54,10 +62,7 @@ def check_caps(session: Session, rt: Runtime, provider: Provider, destination: s
             retry_after=_seconds_until(rt, to_destination[1] + HOUR),
         )
     serialize_on(session, f"twofa-provider:{provider.id}")
-    by_provider = session.exec(
-        select(func.count(), func.min(Delivery.sent_at))
-        .where(Delivery.provider_id == provider.id, col(Delivery.sent_at) > since)
-    ).one()
+    by_provider = session.exec(_BY_PROVIDER, params={"key": provider.id, "since": since}).one()
     if by_provider[0] >= throttle.provider_hourly_cap:
         raise Throttled(
             f"provider {provider.title!r} reached its cap of {throttle.provider_hourly_cap} "
