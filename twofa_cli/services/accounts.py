@@ -117,11 +117,17 @@ def _rows(path: Path) -> Iterator[tuple[int, dict]]:
             yield reader.line_num, row
 
 
-def _check_row(raw: dict) -> tuple[str, str, str | None, str | None]:
+def _check_row(raw: dict, checked: dict[str, int] | None = None,
+               line: int | None = None) -> tuple[str, str, str | None, str | None]:
+    """The row's values, or BadInput. ``checked`` maps emails that already passed
+    ``validate.email_address`` to their line: the same email on the same line is not
+    validated twice (the second pass of an import)."""
     if None in raw:  # DictReader files surplus fields under None
         raise BadInput("more fields than the header has (quote values that contain commas)")
     row = {key.strip().lower(): (value or "").strip() for key, value in raw.items()}
-    email = validate.email_address(row.get("email", "")).lower()
+    email = row.get("email", "").lower()
+    if checked is None or line is None or checked.get(email) != line:
+        email = validate.email_address(row.get("email", "")).lower()
     name = validate.text(row["name"], "name") if row.get("name") else ""
     password_hash = row.get("password_hash") or None
     if password_hash:
@@ -166,8 +172,8 @@ def import_accounts(
             raise ImportRejected(problems)
         total = 0
         batch: list[dict] = []
-        for _line, row in _rows(path):
-            email, name, password, password_hash = _check_row(row)
+        for line, row in _rows(path):
+            email, name, password, password_hash = _check_row(row, seen, line)
             batch.append({
                 "email": email, "name": name, "is_admin": False,
                 "password_hash": password_hash or hash_password(password),
