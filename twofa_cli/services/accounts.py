@@ -203,7 +203,7 @@ def _existing(session: Session, seen: dict[str, int]) -> list[ImportProblem]:
 def _insert(session: Session, batch: list[dict]) -> int:
     if not batch:
         return 0
-    session.execute(insert(Account), batch)
+    session.execute(insert(Account.__table__), batch)  # Core executemany: no ORM bulk bookkeeping
     count = len(batch)
     batch.clear()
     return count
