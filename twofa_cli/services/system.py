@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from twofa_cli import validate
@@ -15,8 +16,12 @@ Audience = Literal["customer", "admin"]
 COMPANY_NAME = "company_name"
 
 
+# Built once: every code sent reads two settings, and building the query cost more than running it.
+_GET = select(Setting.value).where(Setting.key == bindparam("key"))
+
+
 def _get(session: Session, key: str) -> str | None:
-    return session.exec(select(Setting.value).where(Setting.key == key)).first()
+    return session.exec(_GET, params={"key": key}).first()
 
 
 def _put(session: Session, key: str, value: str) -> None:
