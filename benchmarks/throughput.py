@@ -15,7 +15,8 @@ row. Every cycle enrols a destination the account does not have yet.
 The baseline is the same cycle hand-written on the ``sqlite3`` module: the
 same transactions (BEGIN IMMEDIATE ... COMMIT), the same reads and writes, the
 same non-SQL work (email validation, code generation, HMAC, masking), no ORM.
-ORM and baseline run in alternating blocks so machine load hits both alike.
+Both stores are built first; then ORM and baseline, on both stores, run in
+alternating blocks of 50 cycles so that machine load hits every figure alike.
 
 Targets: >= 1,000 cycles a second; ORM time per cycle <= 3x the baseline's;
 time per cycle with 1,000,000 accounts <= 1.5x the time with 1,000.
@@ -299,58 +300,63 @@ def count_orm_statements(rt, account: str, destination: str, reader) -> tuple[in
     return seen["statements"], seen["transactions"]
 
 
-def measure(size: int, cycles: int, label: str, keep: Path | None) -> dict:
-    from twofa_cli.runtime import open_runtime
+class Store:
+    """One benchmark home: its store, a Runtime on it, the hand-written cycle, the cycles to run."""
 
-    home = (keep / f"home-{size}") if keep else c.temp_dir(f"throughput-{size}")
-    if keep:
-        c.remove(home)
-        home.mkdir(parents=True)
-    try:
+    def __init__(self, size: int, cycles: int, label: str, keep: Path | None) -> None:
+        from twofa_cli.runtime import open_runtime
+
+        self.size, self.cycles, self.label, self.keep = size, cycles, label, keep
+        self.home = (keep / f"home-{size}") if keep else c.temp_dir(f"throughput-{size}")
+        if keep:
+            c.remove(self.home)
+            self.home.mkdir(parents=True)
         started = time.perf_counter()
-        build_store(home, size)
+        build_store(self.home, size)
         c.note(f"{label}: store of {size:,} accounts (+ history) built in "
                f"{time.perf_counter() - started:.1f} s, "
-               f"{(home / 'twofa.db').stat().st_size / 1e6:.0f} MB")
-        rt = open_runtime(home, actor="webapp")
-        raw = RawCycle(home / "twofa.db", rt)
-        reader = sqlite3.connect(home / "twofa.db", isolation_level=None)
+               f"{(self.home / 'twofa.db').stat().st_size / 1e6:.0f} MB")
+        self.rt = open_runtime(self.home, actor="webapp")
+        self.raw = RawCycle(self.home / "twofa.db", self.rt)
+        self.reader = sqlite3.connect(self.home / "twofa.db", isolation_level=None)
         rng = random.Random(size)
-        picks = [rng.randrange(1, size + 1) for _ in range(2 * cycles + 40)]
+        picks = [rng.randrange(1, size + 1) for _ in range(2 * cycles + 22)]
         work = [(email_of(n), f"new{k:07d}.{n}@example.net") for k, n in enumerate(picks)]
         warm_orm, warm_raw, work = work[:10], work[10:20], work[20:]
-        orm_cycles(rt, reader, warm_orm)  # caches, statement compilation, page cache
-        raw_cycles(raw, reader, warm_raw)
-        orm_statements, orm_transactions = count_orm_statements(rt, *work.pop(), reader)
-        raw.statements = 0
-        raw_cycles(raw, reader, [work.pop()])
-        raw_statements = raw.statements
-        c.note(f"{label}: one cycle issues {orm_statements} SQL statements in {orm_transactions} "
+        orm_cycles(self.rt, self.reader, warm_orm)  # caches, statement compilation, page cache
+        raw_cycles(self.raw, self.reader, warm_raw)
+        statements, transactions = count_orm_statements(self.rt, *work.pop(), self.reader)
+        self.raw.statements = 0
+        raw_cycles(self.raw, self.reader, [work.pop()])
+        c.note(f"{label}: one cycle issues {statements} SQL statements in {transactions} "
                f"transactions through the ORM (BEGIN counted, COMMIT not), "
-               f"{raw_statements} hand-written (2 transactions)")
+               f"{self.raw.statements} hand-written (2 transactions)")
+        self.orm_work, self.raw_work = work[:cycles], work[cycles:2 * cycles]
+        self.orm = [0.0, 0.0]
+        self.base = [0.0, 0.0]
+        self.cpu_orm = self.cpu_raw = 0.0
 
-        orm = [0.0, 0.0]
-        base = [0.0, 0.0]
-        cpu_orm = cpu_raw = 0.0
-        orm_work, raw_work = work[:cycles], work[cycles:2 * cycles]
-        for start in range(0, cycles, BLOCK):
-            t = time.process_time()
-            s, v = orm_cycles(rt, reader, orm_work[start:start + BLOCK])
-            cpu_orm += time.process_time() - t
-            orm[0] += s
-            orm[1] += v
-            t = time.process_time()
-            s, v = raw_cycles(raw, reader, raw_work[start:start + BLOCK])
-            cpu_raw += time.process_time() - t
-            base[0] += s
-            base[1] += v
-        rt.engine.dispose()
-        raw.db.close()
-        reader.close()
-        return {"orm": orm, "raw": base, "cycles": cycles, "cpu_orm": cpu_orm, "cpu_raw": cpu_raw}
-    finally:
-        if not keep:
-            c.remove(home)
+    def block(self, start: int) -> None:
+        """BLOCK cycles through the library, then BLOCK hand-written ones."""
+        t = time.process_time()
+        s, v = orm_cycles(self.rt, self.reader, self.orm_work[start:start + BLOCK])
+        self.cpu_orm += time.process_time() - t
+        self.orm[0] += s
+        self.orm[1] += v
+        t = time.process_time()
+        s, v = raw_cycles(self.raw, self.reader, self.raw_work[start:start + BLOCK])
+        self.cpu_raw += time.process_time() - t
+        self.base[0] += s
+        self.base[1] += v
+
+    def close(self) -> dict:
+        self.rt.engine.dispose()
+        self.raw.db.close()
+        self.reader.close()
+        if not self.keep:
+            c.remove(self.home)
+        return {"orm": self.orm, "raw": self.base, "cycles": self.cycles,
+                "cpu_orm": self.cpu_orm, "cpu_raw": self.cpu_raw}
 
 
 def report(label: str, r: dict) -> float:
@@ -383,9 +389,19 @@ def main() -> int:
     c.isolate()
     c.header("throughput: enroll + verify through the library on a SQLite file, one process")
     small_label, large_label = f"{args.small:,} accounts", f"{args.large:,} accounts"
-    small = measure(args.small, args.cycles, small_label, args.keep)
+    stores = []
+    try:
+        stores.append(Store(args.small, args.cycles, small_label, args.keep))
+        stores.append(Store(args.large, args.cycles, large_label, args.keep))
+        # Both stores and both implementations in alternating blocks: a change in machine
+        # load during the run hits every figure alike.
+        for start in range(0, args.cycles, BLOCK):
+            for store in stores:
+                store.block(start)
+    finally:
+        results = [store.close() for store in stores]
+    small, large = results
     per_small = report(small_label, small)
-    large = measure(args.large, args.cycles, large_label, args.keep)
     per_large = report(large_label, large)
     raw_small = sum(small["raw"]) / small["cycles"]
     raw_large = sum(large["raw"]) / large["cycles"]
