@@ -91,17 +91,25 @@ def main() -> int:
             "twofa verify A 000000": ([c.TWOFA, "verify", ACCOUNT, "000000"], 1, pending_login),
         }
         times: dict[str, list[float]] = {name: [] for name in commands}
+        cpu: dict[str, list[float]] = {name: [] for name in commands}
         for round_ in range(args.runs + 1):  # round 0 warms the OS cache and the .pyc files
             for name, (argv, expect, before) in commands.items():
                 if before:
                     before()
-                elapsed = c.run_process(argv, env=env, expect=expect)
+                elapsed, used = c.run_process(argv, env=env, expect=expect)
                 if round_:
                     times[name].append(elapsed)
+                    cpu[name].append(used)
         med = {name: c.median(values) for name, values in times.items()}
+        med_cpu = {name: c.median(values) for name, values in cpu.items()}
+        base_cpu = {"twofa --help": med_cpu["import typer"]}
         for name, values in times.items():
+            base = base_cpu.get(name, med_cpu["import sqlmodel"])
             c.note(f"{name}: median {c.seconds(med[name])}, min {c.seconds(min(values))}, "
-                   f"max {c.seconds(max(values))} over {len(values)} runs")
+                   f"max {c.seconds(max(values))} over {len(values)} runs; median CPU time "
+                   f"{c.seconds(med_cpu[name])}"
+                   + ("" if name.startswith("import") else f" ({c.ratio(med_cpu[name], base)} of its "
+                                                         "baseline's CPU time)"))
 
         typer_base, sqlmodel_base = med["import typer"], med["import sqlmodel"]
         c.summary("startup twofa --help", c.seconds(med["twofa --help"]),
