@@ -86,6 +86,9 @@ def runtime(ctx: typer.Context) -> Runtime:
         from twofa_cli.runtime import open_runtime
 
         state.runtime = open_runtime(state.home, actor=state.actor)
+        # Close the store's connections when the command ends (SQLite then folds its WAL
+        # back into twofa.db), not whenever the interpreter gets round to it at exit.
+        ctx.find_root().call_on_close(state.runtime.engine.dispose)
     return state.runtime
 
 
