@@ -75,8 +75,9 @@ def run_import(rows: int, work: Path) -> tuple[float, float]:
     out_file, err_file = work / "stdout", work / "stderr"
     with out_file.open("wb") as out, err_file.open("wb") as err:
         start = time.perf_counter()
+        # cwd: `python -c` puts the working directory first on sys.path; import the installed twofa.
         code = subprocess.call([c.PYTHON, "-c", WRAPPER, "account", "import", str(csv_file), "--json"],
-                               env=env, stdout=out, stderr=err)
+                               env=env, stdout=out, stderr=err, cwd=work)
         elapsed = time.perf_counter() - start
     errors = err_file.read_text(errors="replace")
     if code != 0:
