@@ -93,18 +93,13 @@ def sent(challenge: Challenge) -> dict:
     }
 
 
-def audited_send(rt: Runtime, account_id_hint: int | None | Callable[[], int | None], action: str,
-                 work):
-    """Run a sending transaction; a failed delivery rolls it back, then is audited.
-
-    ``account_id_hint`` may be a function, asked only after a failure: for callers
-    that look the account up inside ``work``.
-    """
+def audited_send(rt: Runtime, account: str | int, action: str, work: Callable[[], dict]) -> dict:
+    """Run a sending transaction; a failed delivery rolls it back, then is audited."""
     try:
         return work()
     except DeliveryFailed as exc:
-        account_id = account_id_hint() if callable(account_id_hint) else account_id_hint
         with rt.transaction() as session:
+            account_id = find(session, Account, account, by="email", what="account").id
             audit.record(session, rt, action, account_id=account_id,
                          outcome="delivery_failed", detail=exc.message)
         raise
@@ -120,12 +115,10 @@ def _pending(session: Session, account: Account) -> Challenge | None:
 
 def resend(rt: Runtime, account: str) -> dict:
     """Send New Code for the account's pending challenge."""
-    with rt.transaction() as session:
-        account_id = find(session, Account, account, by="email", what="account").id
 
     def work() -> dict:
         with rt.transaction() as session:
-            row = session.get(Account, account_id)
+            row = find(session, Account, account, by="email", what="account")
             ensure_not_locked(rt, row)
             challenge = _pending(session, row)
             if challenge is None:
@@ -144,7 +137,7 @@ def resend(rt: Runtime, account: str) -> dict:
             send_code(session, rt, challenge)
             return sent(challenge)
 
-    return audited_send(rt, account_id, "code.resend", work)
+    return audited_send(rt, account, "code.resend", work)
 
 
 @dataclass

@@ -21,12 +21,10 @@ def enroll(
     """Start enrolling a 2FA entry: send a code to the phone or email given."""
     if (phone is None) == (email is None):
         raise BadInput("give exactly one of --phone or --email")
-    found: list[int] = []  # the account's id, for the audit row of a failed delivery
 
     def work() -> dict:
         with rt.transaction() as session:
             row = find(session, Account, account, by="email", what="account")
-            found.append(row.id)
             audience = audience_of(row)
             if not system.is_allowed(session, audience):
                 raise Rejected(f"two-factor authentication is Inactive for {audience}s")
@@ -48,4 +46,4 @@ def enroll(
             return sent(open_challenge(session, rt, row, chosen, purpose="enroll",
                                        destination=destination))
 
-    return audited_send(rt, lambda: found[0] if found else None, "code.sent", work)
+    return audited_send(rt, account, "code.sent", work)
