@@ -8,7 +8,9 @@ from typing import TypeVar
 from sqlalchemy import bindparam
 from sqlmodel import Session, SQLModel, select
 
-from twofa_cli.errors import NotFound
+from sqlalchemy.exc import IntegrityError
+
+from twofa_cli.errors import Conflict, NotFound
 
 Model = TypeVar("Model", bound=SQLModel)
 
@@ -42,6 +44,22 @@ def _is_utf8(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def ensure_title_free(session: Session, model: type[SQLModel], title: str, *, what: str,
+                      own_id: int | None = None) -> None:
+    """Conflict (exit 1) if another row of ``model`` already has ``title``."""
+    existing = session.exec(select(model).where(model.title == title)).first()
+    if existing and existing.id != own_id:
+        raise Conflict(f"a {what} titled {title!r} already exists (id {existing.id})")
+
+
+def flush_titled(session: Session, title: str, *, what: str) -> None:
+    """Flush; a unique title taken meanwhile by a concurrent writer is a Conflict too."""
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict(f"a {what} titled {title!r} already exists") from None
 
 
 def _shorten(text: str, limit: int = 60) -> str:

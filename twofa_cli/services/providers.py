@@ -6,7 +6,6 @@ Options a channel marks secret are stored only inside one Fernet token.
 from __future__ import annotations
 
 from pydantic import ValidationError
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from twofa_cli import validate
@@ -15,7 +14,7 @@ from twofa_cli.errors import BadInput, Conflict
 from twofa_cli.runtime import Runtime
 from twofa_cli.security import SecretKey, mask_secret
 from twofa_cli.services import audit
-from twofa_cli.services.common import find, iso
+from twofa_cli.services.common import ensure_title_free, find, flush_titled, iso
 from twofa_cli.store.models import Provider, SecondaryAuth
 
 KINDS = {"smtp": "configio", "twilio": "custom", "cdyne": "custom"}
@@ -49,19 +48,13 @@ def _options(provider: Provider, key: SecretKey) -> dict:
     return {**provider.options, **secret}
 
 
-def _title_taken(session: Session, title: str, provider_id: int | None = None) -> None:
-    existing = session.exec(select(Provider).where(Provider.title == title)).first()
-    if existing and existing.id != provider_id:
-        raise Conflict(f"a provider titled {title!r} already exists (id {existing.id})")
-
-
 def add_provider(rt: Runtime, *, channel: str, title: str, options: dict | None = None) -> dict:
     channel_cls = channel_class(channel)
     title = validate.text(title)
     public, secret = _split(channel_cls, _validated(channel_cls, options or {}))
     now = rt.now()
     with rt.transaction() as session:
-        _title_taken(session, title)
+        ensure_title_free(session, Provider, title, what="provider")
         provider = Provider(
             kind=KINDS[channel],
             channel=channel,
@@ -72,10 +65,7 @@ def add_provider(rt: Runtime, *, channel: str, title: str, options: dict | None 
             updated_at=now,
         )
         session.add(provider)
-        try:
-            session.flush()
-        except IntegrityError:  # a concurrent add took the title
-            raise Conflict(f"a provider titled {title!r} already exists") from None
+        flush_titled(session, title, what="provider")
         audit.record(session, rt, "provider.add", target=f"{provider.id}:{title}", detail=channel)
         return provider_public(provider, rt.key)
 
@@ -108,7 +98,7 @@ def update_provider(
         if title is not None:
             # Check before assigning: the query would autoflush a duplicate title into
             # the unique index and fail with an IntegrityError instead of a Conflict.
-            _title_taken(session, title, provider.id)
+            ensure_title_free(session, Provider, title, what="provider", own_id=provider.id)
             provider.title = title
         if changes:
             merged = channel_cls.Options.merge(_options(provider, rt.key), changes)
@@ -117,10 +107,7 @@ def update_provider(
             provider.secrets = rt.key.encrypt_json(secret) if secret else ""
         provider.updated_at = rt.now()
         session.add(provider)
-        try:
-            session.flush()
-        except IntegrityError:  # a concurrent add or update took the title
-            raise Conflict(f"a provider titled {title!r} already exists") from None
+        flush_titled(session, provider.title, what="provider")
         changed = sorted(changes) + (["title"] if title is not None else [])
         audit.record(
             session, rt, "provider.update",

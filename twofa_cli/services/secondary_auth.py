@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from twofa_cli import validate
-from twofa_cli.errors import Conflict
 from twofa_cli.runtime import Runtime
 from twofa_cli.services import audit
-from twofa_cli.services.common import find, iso
+from twofa_cli.services.common import ensure_title_free, find, flush_titled, iso
 from twofa_cli.services.entries import delete_entry
 from twofa_cli.store.models import Challenge, Entry, Provider, SecondaryAuth
 
@@ -19,15 +17,10 @@ def add_secondary_auth(rt: Runtime, *, provider: str, title: str) -> dict:
     title = validate.text(title)
     with rt.transaction() as session:
         provider_row = find(session, Provider, provider, by="title", what="provider")
-        existing = session.exec(select(SecondaryAuth).where(SecondaryAuth.title == title)).first()
-        if existing:
-            raise Conflict(f"a secondary auth provider titled {title!r} already exists (id {existing.id})")
+        ensure_title_free(session, SecondaryAuth, title, what="secondary auth provider")
         method = SecondaryAuth(provider_id=provider_row.id, title=title, created_at=rt.now())
         session.add(method)
-        try:
-            session.flush()
-        except IntegrityError:  # a concurrent add took the title
-            raise Conflict(f"a secondary auth provider titled {title!r} already exists") from None
+        flush_titled(session, title, what="secondary auth provider")
         audit.record(session, rt, "secondary_auth.add", target=f"{method.id}:{title}")
         return secondary_auth_public(method, provider_row)
 
