@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from twofa_cli.errors import BadInput
+from twofa_cli.errors import BadInput, NotInitialised
 
 CONFIG_FILE = "config.toml"
 DATABASE_FILE = "twofa.db"
@@ -140,6 +140,15 @@ def load_settings(home: str | Path | None = None, *, database_url: str | None = 
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
         raise BadInput(f"{path}: {problems}") from None
+
+
+def load_initialised_settings(home: str | Path | None = None, *,
+                              database_url: str | None = None) -> Settings:
+    """``load_settings`` for a home that `twofa init` has set up; a hint to run it otherwise."""
+    settings = load_settings(home, database_url=database_url)
+    if not settings.config_file.is_file():
+        raise NotInitialised(f"{settings.home} is not a twofa home: run `twofa init`")
+    return settings
 
 
 def example_config_text() -> str:

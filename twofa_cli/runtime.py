@@ -16,8 +16,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from twofa_cli.config import Settings, load_settings
-from twofa_cli.errors import NotInitialised
+from twofa_cli.config import Settings, load_initialised_settings
 from twofa_cli.security import SecretKey, load_secret_key
 from twofa_cli.store.engine import make_engine, transaction
 from twofa_cli.store.schema import check_schema
@@ -59,9 +58,7 @@ def open_runtime(
     clock: Callable[[], datetime] | None = None,
 ) -> Runtime:
     """Open an initialised home; fail with a hint to run `twofa init` otherwise."""
-    settings = load_settings(home, database_url=database_url)
-    if not settings.config_file.is_file():
-        raise NotInitialised(f"{settings.home} is not a twofa home: run `twofa init`")
+    settings = load_initialised_settings(home, database_url=database_url)
     key = load_secret_key(settings.key_file)
     engine = make_engine(settings.database_url)
     check_schema(engine)

@@ -6,8 +6,7 @@ import os
 import re
 from pathlib import Path
 
-from twofa_cli.config import example_config_text, load_settings
-from twofa_cli.errors import NotInitialised
+from twofa_cli.config import example_config_text, load_initialised_settings, load_settings
 from twofa_cli.security import SECRET_KEY_ENV, SecretKey, load_secret_key, mask_url, write_private_file
 from twofa_cli.store import schema
 from twofa_cli.store.engine import make_engine
@@ -80,9 +79,7 @@ def _toml_string(value: str) -> str:
 
 
 def _engine_for(home, database_url):
-    settings = load_settings(home, database_url=database_url)
-    if not settings.config_file.is_file():
-        raise NotInitialised(f"{settings.home} is not a twofa home: run `twofa init`")
+    settings = load_initialised_settings(home, database_url=database_url)
     return settings, make_engine(settings.database_url)
 
 
