@@ -7,6 +7,7 @@ the functions of ``twofa_cli.services``; the CLI does the same per command.
 from __future__ import annotations
 
 import getpass
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,14 +41,30 @@ class Runtime:
     key: SecretKey
     actor: str = field(default_factory=default_actor)
     clock: Callable[[], datetime] = utcnow
+    _joined: threading.local = field(default_factory=threading.local, repr=False, compare=False)
 
     def now(self) -> datetime:
         return self.clock()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
+        """A unit of work; inside ``one_transaction`` (same thread), that one."""
+        joined = getattr(self._joined, "session", None)
+        if joined is not None:
+            yield joined
+            return
         with transaction(self.engine) as session:
             yield session
+
+    @contextmanager
+    def one_transaction(self) -> Iterator[Session]:
+        """Run several service calls as one unit of work: all of them commit, or none."""
+        with transaction(self.engine) as session:
+            self._joined.session = session
+            try:
+                yield session
+            finally:
+                self._joined.session = None
 
 
 def open_runtime(
