@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking.")]
+ExistOkOpt = Annotated[bool, typer.Option(
+    "--exist-ok", help="Exit 0 if an identical one already exists (a different one under "
+                       "the name is still a conflict, exit 1).")]
 
 Columns = Sequence[tuple[str, str]]
 
