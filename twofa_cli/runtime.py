@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from twofa_cli.config import Settings, load_initialised_settings
+from twofa_cli.errors import NotInitialised
 from twofa_cli.security import SecretKey, load_secret_key
 from twofa_cli.store.engine import make_engine, transaction
 from twofa_cli.store.schema import check_schema
@@ -67,6 +68,22 @@ class Runtime:
                 self._joined.session = None
 
 
+def require_database(url: str) -> None:
+    """Only `init` and `db upgrade` create a database: opening an SQLite file that is not
+    there would leave an empty one behind (and a store without a schema)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return  # make_engine says what is wrong with it
+    path = parsed.database
+    if parsed.get_backend_name() == "sqlite" and path and path != ":memory:" \
+            and not Path(path).exists():
+        raise NotInitialised(f"no database at {path}: run `twofa init` (or `twofa db upgrade`)")
+
+
 def open_runtime(
     home: str | Path | None = None,
     *,
@@ -77,6 +94,7 @@ def open_runtime(
     """Open an initialised home; fail with a hint to run `twofa init` otherwise."""
     settings = load_initialised_settings(home, database_url=database_url)
     key = load_secret_key(settings.key_file)
+    require_database(settings.database_url)
     engine = make_engine(settings.database_url)
     check_schema(engine)
     return Runtime(
