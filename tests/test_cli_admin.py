@@ -417,8 +417,10 @@ def test_provider_list_and_show(cli, shop):
 
 def test_provider_list_empty(cli):
     assert ok(cli("provider", "list", "--json")) == []
-    run = cli("provider", "list")
-    assert run.exit_code == 0 and "none" in run.stdout
+    piped = cli("provider", "list")  # not a terminal: the header line alone
+    assert piped.exit_code == 0 and piped.stdout == "id\ttitle\tkind\tchannel\toptions\n"
+    at_terminal = cli("--format", "table", "provider", "list")
+    assert at_terminal.exit_code == 0 and "none" in at_terminal.stdout
 
 
 def test_provider_update_title_and_options(cli, shop):
