@@ -202,7 +202,11 @@ def test_apply_prunes_only_when_asked(cli, home, tmp_path, monkeypatch):
     ('[[providers]]\ntitle = "X"\nchannel = "carrier pigeon"\n', "providers[0].channel"),
     ('[[secondary_auth]]\ntitle = "Y"\nprovider = "Nowhere"\n',
      "secondary_auth[0].provider: no provider 'Nowhere'"),
-    ('[settings.codes]\nttl_seconds = 5\n', "settings: codes.ttl_seconds"),
+    ('[settings.codes]\nttl_seconds = 5\n', "settings.codes.ttl_seconds: Input should be"),
+    ('[settings.codes]\ncolour = 5\n', "settings.codes.colour: unknown setting"),
+    ('[[providers]]\ntitle = 7\nchannel = "smtp"\n', "providers[0].title: must be a string"),
+    ('[[secondary_auth]]\ntitle = ""\nprovider = "Email"\n',
+     "secondary_auth[0].title: title must not be empty"),
     ('[settings.database]\nurl = "sqlite:///elsewhere.db"\n', "settings.database"),
     ('[audiences]\ncustomer = "yes"\n', "audiences.customer: must be true or false"),
     ('colour = "blue"\n', "colour: unknown key"),
@@ -378,6 +382,20 @@ def test_a_read_against_a_new_sqlite_url_creates_no_file(cli, home, tmp_path, mo
     run = cli(*args, "--json")
     assert run.exit_code == 1 and run.json["error"]["code"] == "not_initialised"
     assert list(target.parent.iterdir()) == []
+
+
+def test_reads_change_no_file_and_no_row(cli, home, database_url):
+    shop(cli)
+    files = {path: path.read_bytes() for path in home.rglob("*") if path.is_file()}
+    store = dump_store(database_url)
+    for args in [("config", "show"), ("config", "get", "delivery.mode"), ("provider", "list"),
+                 ("provider", "show", "SMS"), ("secondary-auth", "show", "Text message"),
+                 ("export",), ("db", "status"), ("outbox",), ("audit",), ("account", "list"),
+                 ("apply", "--dry-run", str(home / "config.toml"))]:
+        run = cli(*args)
+        assert run.exit_code in (0, 2), (args, run.stderr)  # config.toml is no apply file
+        assert {path: path.read_bytes() for path in home.rglob("*") if path.is_file()} == files, args
+    assert dump_store(database_url) == store
 
 
 # -- conventions ----------------------------------------------------------------------------

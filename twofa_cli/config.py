@@ -197,15 +197,22 @@ def read_config_file(path: Path) -> dict:
 
 def _environment() -> dict:
     """The ``TWOFA_<SECTION>__<KEY>`` variables, as sections (values still strings)."""
-    from pydantic_settings import EnvSettingsSource
-    from pydantic_settings.exceptions import SettingsError
+    found: dict = {}
+    sections = section_models()
+    names = {name.upper() for name in os.environ}
+    # Importing pydantic-settings costs every command a few per cent of its start-up:
+    # only when a variable names a section.
+    if any(name.startswith(ENV_PREFIX) and name[len(ENV_PREFIX):].split("__")[0].lower()
+           in sections for name in names):
+        from pydantic_settings import EnvSettingsSource
+        from pydantic_settings.exceptions import SettingsError
 
-    try:
-        found = EnvSettingsSource(Settings, env_prefix=ENV_PREFIX, env_nested_delimiter="__",
-                                  case_sensitive=False)()
-    except SettingsError as exc:
-        raise BadInput(f"a {ENV_PREFIX}* environment variable is not valid: {exc}") from None
-    found.pop("home", None)  # TWOFA_HOME is resolve_home's
+        try:
+            found = EnvSettingsSource(Settings, env_prefix=ENV_PREFIX, env_nested_delimiter="__",
+                                      case_sensitive=False)()
+        except SettingsError as exc:
+            raise BadInput(f"a {ENV_PREFIX}* environment variable is not valid: {exc}") from None
+        found.pop("home", None)  # TWOFA_HOME is resolve_home's
     for name, value in found.items():
         if not isinstance(value, dict):  # e.g. TWOFA_DELIVERY=live: a section, not a value
             raise BadInput(f"{ENV_PREFIX}{name.upper()} is not a setting: "

@@ -156,8 +156,7 @@ def check_document(document: dict, *, layers, base: Path) -> Desired:
         if key not in TOP_LEVEL:
             raise BadInput(f"{key[:40]}: unknown key; expected {', '.join(TOP_LEVEL)}")
     if "company_name" in document:
-        desired.company_name = _checked("company_name", lambda: validate.text(
-            _typed(document["company_name"], str, "company_name"), "company name"))
+        desired.company_name = _text(document["company_name"], "company_name", "company name")
     for audience, allowed in _table(document, "audiences").items():
         if audience not in AUDIENCES:
             raise BadInput(f"audiences.{audience[:40]}: unknown audience; expected customer or admin")
@@ -172,7 +171,7 @@ def check_document(document: dict, *, layers, base: Path) -> Desired:
         unknown = set(item) - {"title", "provider"}
         if unknown:
             raise BadInput(f"{where}.{sorted(unknown)[0][:40]}: unknown key; expected title, provider")
-        title = _checked(f"{where}.title", lambda: validate.text(_typed(item.get("title"), str, "title")))
+        title = _text(item.get("title"), f"{where}.title")
         if title in desired.methods:
             raise BadInput(f"{where}.title: {title!r} is named twice")
         desired.methods[title] = _typed(item.get("provider"), str, f"{where}.provider")
@@ -181,10 +180,15 @@ def check_document(document: dict, *, layers, base: Path) -> Desired:
         raise BadInput("settings.database: the database URL belongs to each host, not to an "
                        "apply file: use `twofa init --database-url`")
     values = {}
-    for section, entries in settings.items():
+    for section in settings:
         for name, value in _table(settings, section, f"settings.{section}").items():
+            if f"{section}.{name}" not in configuration.setting_keys():
+                raise BadInput(f"settings.{section}.{name[:40]}: unknown setting")
             values[f"{section}.{name}"] = value
-    desired.settings = _checked("settings", lambda: configuration.check_file_values(layers, values))
+    try:
+        desired.settings = configuration.check_file_values(layers, values)
+    except BadInput as exc:  # "codes.ttl_seconds: Input should be …"
+        raise BadInput(f"settings.{exc.message}") from None
     return desired
 
 
@@ -193,6 +197,12 @@ def _checked(where: str, check):
         return check()
     except BadInput as exc:
         raise BadInput(f"{where}: {exc.message}") from None
+
+
+def _text(value: Any, where: str, what: str = "title") -> str:
+    """A label checked as the commands check it (validate.text)."""
+    _typed(value, str, where)
+    return _checked(where, lambda: validate.text(value, what))
 
 
 def _typed(value: Any, kind: type, where: str) -> Any:
@@ -214,7 +224,7 @@ def _tables(document: dict, key: str) -> list[dict]:
 
 
 def _checked_provider(item: dict, where: str, base: Path) -> tuple[str, str, dict]:
-    title = _checked(f"{where}.title", lambda: validate.text(_typed(item.get("title"), str, "title")))
+    title = _text(item.get("title"), f"{where}.title")
     channel = item.get("channel")
     if channel not in CHANNELS:
         raise BadInput(f"{where}.channel: must be one of {', '.join(CHANNELS)}")
