@@ -250,6 +250,13 @@ NEEDS_A_HOME = [
     ("audit",),
     ("db", "status"),
     ("db", "upgrade"),
+    ("config", "set", "delivery.mode", "live"),
+    ("config", "get", "delivery.mode"),
+    ("config", "unset", "delivery.mode"),
+    ("export",),
+    ("apply", "accounts.csv"),
+    ("secondary-auth", "show", "1"),
+    ("account", "delete", "alice@example.com", "--yes"),
 ]
 
 
