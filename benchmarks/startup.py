@@ -8,19 +8,24 @@ in machine load hits every command alike:
 - ``twofa provider list --json`` and a wrong-code ``twofa verify A 000000``
   (exit code 1) against ``python -c "import sqlmodel"``: target <= 1.3x;
 - ``python -X importtime``: neither twilio, requests, alembic nor phonenumbers
-  is imported by ``provider list`` or a wrong-code ``verify``.
+  is imported by ``provider list`` or a wrong-code ``verify``;
+- a set-up of 5 providers, 5 secondary-auth methods, both audiences and 10
+  settings, done by one ``twofa apply FILE`` process against the same set-up
+  done with one ``twofa`` process per step (22 of them), each on a fresh home,
+  in alternating rounds: target apply <= 0.33x (three times faster or more).
 
 Round 0 warms up (OS cache, bytecode in a private PYTHONPYCACHEPREFIX, so a
 shell with PYTHONDONTWRITEBYTECODE=1 does not make every process recompile
 twofa from source) and is not counted.
 
-Usage: python benchmarks/startup.py [--runs N]
+Usage: python benchmarks/startup.py [--runs N] [--apply-runs N] [--only startup|apply]
 """
 
 from __future__ import annotations
 
 import argparse
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -70,13 +75,111 @@ def imported_modules(argv: list[str], env: dict[str, str], expect: int) -> set[s
     return names
 
 
+TWILIO_SID = "AC" + "0f" * 16
+CDYNE_KEY = "F01D89FD-5155-5455-5585-E84AB8DE8591"
+SETTINGS = {
+    "delivery.timeout_seconds": "15", "codes.length": "8", "codes.ttl_seconds": "300",
+    "codes.max_attempts": "3", "lockout.max_failures": "20", "lockout.lock_seconds": "600",
+    "throttle.resend_interval_seconds": "60", "trusted_devices.ttl_days": "14",
+    "sms.allowed_countries": "US,CA", "smtp.host": "smtp.example.com",
+}
+
+
+def set_up_steps() -> tuple[list[list[str]], str, dict[str, str]]:
+    """The same set-up as ``twofa`` commands (one process each) and as one apply file,
+    with the environment that holds the file's secret references."""
+    steps, providers, methods, secrets = [], [], [], {}
+    for n in range(1, 6):
+        title = f"Provider {n}"
+        if n == 1:
+            steps.append(["provider", "add", "configio", "smtp", "--title", title])
+            providers.append(f'title = "{title}"\nchannel = "smtp"\n')
+        elif n % 2 == 0:
+            token = f"tok{n}" + "ab" * 14
+            steps.append(["provider", "add", "custom", "twilio", "--title", title, "--account-sid",
+                          TWILIO_SID, "--auth-token", token, "--from-number", f"+1415555010{n}"])
+            secrets[f"PROVIDER_{n}_AUTH_TOKEN"] = token
+            providers.append(f'title = "{title}"\nchannel = "twilio"\naccount_sid = "{TWILIO_SID}"\n'
+                             f'auth_token = "env:PROVIDER_{n}_AUTH_TOKEN"\n'
+                             f'from_number = "+1415555010{n}"\n')
+        else:
+            steps.append(["provider", "add", "custom", "cdyne", "--title", title,
+                          "--license-key", CDYNE_KEY])
+            secrets[f"PROVIDER_{n}_LICENSE_KEY"] = CDYNE_KEY
+            providers.append(f'title = "{title}"\nchannel = "cdyne"\n'
+                             f'license_key = "env:PROVIDER_{n}_LICENSE_KEY"\n')
+    for n in range(1, 6):
+        steps.append(["secondary-auth", "add", "--provider", f"Provider {n}", "--title", f"Method {n}"])
+        methods.append(f'title = "Method {n}"\nprovider = "Provider {n}"\n')
+    steps += [["customer", "enable"], ["admin", "enable"]]
+    steps += [["config", "set", key, value] for key, value in SETTINGS.items()]
+    sections: dict[str, list[str]] = {}
+    for key, value in SETTINGS.items():
+        section, name = key.split(".")
+        toml = "[" + ", ".join(f'"{v}"' for v in value.split(",")) + "]" if "," in value \
+            else value if value.isdigit() else f'"{value}"'
+        sections.setdefault(section, []).append(f"{name} = {toml}")
+    document = ("[audiences]\ncustomer = true\nadmin = true\n\n"
+                + "".join(f"[[providers]]\n{p}\n" for p in providers)
+                + "".join(f"[[secondary_auth]]\n{m}\n" for m in methods)
+                + "".join(f"[settings.{s}]\n" + "\n".join(v) + "\n\n" for s, v in sections.items()))
+    return steps, document, secrets
+
+
+def measure_apply(runs: int) -> None:
+    """One `twofa apply` against one `twofa` process per step, each on a fresh home."""
+    from twofa_cli.services.setup import initialise
+
+    work = c.temp_dir("apply")
+    try:
+        template = work / "template"
+        initialise(template)
+        steps, document, secrets = set_up_steps()
+        (work / "twofa.toml").write_text(document, encoding="utf-8")
+        per_step, applied = [], []
+        for round_ in range(runs + 1):  # round 0 warms the OS cache and the .pyc files
+            for how in ("steps", "apply"):
+                home = work / f"{how}-{round_}"
+                shutil.copytree(template, home)
+                env = {**c.clean_env(home, pycache=work / "pycache"), **secrets}
+                if how == "steps":
+                    elapsed = sum(c.run_process([c.TWOFA, *step], env=env)[0] for step in steps)
+                else:
+                    elapsed = c.run_process([c.TWOFA, "apply", str(work / "twofa.toml")], env=env)[0]
+                if round_:
+                    (per_step if how == "steps" else applied).append(elapsed)
+            if round_ == 0:  # both ways give the same configuration
+                exports = [subprocess.run([c.TWOFA, "export"], capture_output=True, text=True,
+                                          env=c.clean_env(work / f"{how}-0"), check=True).stdout
+                           for how in ("steps", "apply")]
+                if exports[0] != exports[1]:
+                    raise SystemExit("apply and the per-step commands gave different set-ups")
+            for how in ("steps", "apply"):
+                c.remove(work / f"{how}-{round_}")
+        value, base = c.median(applied), c.median(per_step)
+        c.note(f"apply: {', '.join(c.seconds(t) for t in applied)}; one process per step "
+               f"({len(steps)} processes): {', '.join(c.seconds(t) for t in per_step)}")
+        c.summary("startup twofa apply (5 providers, 5 methods, 2 audiences, 10 settings)",
+                  c.seconds(value), f"{c.seconds(base)} ({len(steps)} twofa processes, one per step)",
+                  c.ratio(value, base), "<= 0.33x", value <= base / 3)
+    finally:
+        c.remove(work)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="cold runs per command (default 10)")
+    parser.add_argument("--apply-runs", type=int, default=3,
+                        help="rounds of the apply / one-process-per-step comparison (default 3)")
+    parser.add_argument("--only", choices=("startup", "apply"), help="run one part only")
     args = parser.parse_args()
 
     c.isolate()
     c.header("startup: median wall time of cold `twofa` processes")
+    if args.only != "startup":
+        measure_apply(args.apply_runs)
+    if args.only == "apply":
+        return c.finish()
     home = c.temp_dir("startup")
     try:
         rt, pending_login = prepare(home)

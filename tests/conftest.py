@@ -52,13 +52,27 @@ def _cheap_argon2(monkeypatch):
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'home' / 'twofa.db'}"
+    if request.param == "postgresql":
+        if not PG_URL:
+            pytest.skip("TWOFA_TEST_DATABASE_URL is not set")
+        if request.node.get_closest_marker("sqlite_only"):
+            pytest.skip("SQLite only")
+    yield from _store(request.param, tmp_path / "home")
+
+
+@pytest.fixture
+def other_database_url(database_url, tmp_path):
+    """A second, empty store of the same kind, for a second home (``tmp_path / "other"``)."""
+    yield from _store("sqlite" if database_url.startswith("sqlite") else "postgresql",
+                      tmp_path / "other")
+
+
+def _store(kind: str, home: Path):
+    """The URL of an empty store for ``home``: its SQLite file, or a PostgreSQL schema of
+    its own, dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{home / 'twofa.db'}"
         return
-    if not PG_URL:
-        pytest.skip("TWOFA_TEST_DATABASE_URL is not set")
-    if request.node.get_closest_marker("sqlite_only"):
-        pytest.skip("SQLite only")
     schema = f"t_{uuid.uuid4().hex[:16]}"
     admin = create_engine(PG_URL)
     with admin.begin() as connection:

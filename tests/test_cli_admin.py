@@ -250,6 +250,13 @@ NEEDS_A_HOME = [
     ("audit",),
     ("db", "status"),
     ("db", "upgrade"),
+    ("config", "set", "delivery.mode", "live"),
+    ("config", "get", "delivery.mode"),
+    ("config", "unset", "delivery.mode"),
+    ("export",),
+    ("apply", "accounts.csv"),
+    ("secondary-auth", "show", "1"),
+    ("account", "delete", "alice@example.com", "--yes"),
 ]
 
 
@@ -417,8 +424,10 @@ def test_provider_list_and_show(cli, shop):
 
 def test_provider_list_empty(cli):
     assert ok(cli("provider", "list", "--json")) == []
-    run = cli("provider", "list")
-    assert run.exit_code == 0 and "none" in run.stdout
+    piped = cli("provider", "list")  # not a terminal: the header line alone
+    assert piped.exit_code == 0 and piped.stdout == "id\ttitle\tkind\tchannel\toptions\n"
+    at_terminal = cli("--format", "table", "provider", "list")
+    assert at_terminal.exit_code == 0 and "none" in at_terminal.stdout
 
 
 def test_provider_update_title_and_options(cli, shop):

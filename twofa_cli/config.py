@@ -1,7 +1,9 @@
 """Deployment configuration: where state lives and the tunable limits.
 
-Layered as option > ``TWOFA_*`` environment > ``config.toml`` > defaults.
-Every key, with its default and bounds, is documented in config.example.toml.
+Layered as option > ``TWOFA_*`` environment > ``config.toml`` > defaults: every
+setting ``[section] key`` is overridden by ``TWOFA_<SECTION>__<KEY>`` (read with
+pydantic-settings), the database URL also by ``TWOFA_DATABASE_URL``. Every key,
+with its default and bounds, is documented in config.example.toml.
 """
 
 from __future__ import annotations
@@ -9,11 +11,13 @@ from __future__ import annotations
 import os
 import tomllib
 from importlib import resources
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from twofa_cli import validate
 from twofa_cli.errors import BadInput, NotInitialised
 
 CONFIG_FILE = "config.toml"
@@ -27,6 +31,12 @@ class _Section(BaseModel):
 
 class DatabaseConfig(_Section):
     url: str = ""
+
+    @field_validator("url")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        # A newline would be written into config.toml by `init` and break every later command.
+        return validate.no_control(value, "the database URL")
 
 
 class DeliveryConfig(_Section):
@@ -120,26 +130,130 @@ def resolve_home(home: str | Path | None = None) -> Path:
     return Path(user_data_dir("twofa", appauthor=False))
 
 
+ENV_PREFIX = "TWOFA_"
+DATABASE_URL_ENV = "TWOFA_DATABASE_URL"
+
+
+@dataclass(frozen=True)
+class Layers:
+    """Where settings come from, highest first: option, environment, config.toml."""
+
+    home: Path
+    file: dict
+    environment: dict
+    option: dict
+
+    @property
+    def config_file(self) -> Path:
+        return self.home / CONFIG_FILE
+
+    def merged(self) -> dict:
+        data: dict = {}
+        for layer in (self.file, self.environment, self.option):
+            for section, values in layer.items():
+                data.setdefault(section, {}).update(values)
+        return data
+
+    def source(self, section: str, key: str) -> str:
+        """Where the effective value of ``section.key`` comes from, as a user would name it."""
+        if key in self.option.get(section, {}):
+            return "option --database-url"
+        if key in self.environment.get(section, {}):
+            return f"environment {self.environment_name(section, key)}"
+        if key in self.file.get(section, {}):
+            return "config.toml"
+        return "default"
+
+    def environment_name(self, section: str, key: str) -> str:
+        if (section, key) == ("database", "url") and os.environ.get(DATABASE_URL_ENV):
+            return DATABASE_URL_ENV
+        return f"{ENV_PREFIX}{section}__{key}".upper()
+
+
+def section_models() -> dict[str, type[_Section]]:
+    """The sections of config.toml and their models, in the file's order."""
+    return {name: field.annotation for name, field in Settings.model_fields.items()
+            if name != "home"}
+
+
+def read_config_file(path: Path) -> dict:
+    """config.toml as a dict of sections (missing file: empty); a wrong shape is BadInput."""
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{path} is not valid TOML: {exc}") from None
+    sections = section_models()
+    for name, value in data.items():
+        if name not in sections:
+            raise BadInput(f"{path}: unknown section {name[:40]!r}: "
+                           f"expected {', '.join(sections)}")
+        if not isinstance(value, dict):
+            raise BadInput(f"{path}: {name} must be a table ([{name}]), "
+                           f"not a {type(value).__name__}")
+    return data
+
+
+def _environment() -> dict:
+    """The ``TWOFA_<SECTION>__<KEY>`` variables, as sections (values still strings)."""
+    found: dict = {}
+    sections = section_models()
+    names = {name.upper() for name in os.environ}
+    # Importing pydantic-settings costs every command a few per cent of its start-up:
+    # only when a variable names a section.
+    if any(name.startswith(ENV_PREFIX) and name[len(ENV_PREFIX):].split("__")[0].lower()
+           in sections for name in names):
+        from pydantic_settings import EnvSettingsSource
+        from pydantic_settings.exceptions import SettingsError
+
+        try:
+            found = EnvSettingsSource(Settings, env_prefix=ENV_PREFIX, env_nested_delimiter="__",
+                                      case_sensitive=False)()
+        except SettingsError as exc:
+            raise BadInput(f"a {ENV_PREFIX}* environment variable is not valid: {exc}") from None
+        found.pop("home", None)  # TWOFA_HOME is resolve_home's
+    for name, value in found.items():
+        if not isinstance(value, dict):  # e.g. TWOFA_DELIVERY=live: a section, not a value
+            raise BadInput(f"{ENV_PREFIX}{name.upper()} is not a setting: "
+                           f"use {ENV_PREFIX}{name.upper()}__<KEY>")
+    if url := os.environ.get(DATABASE_URL_ENV):
+        found.setdefault("database", {})["url"] = url
+    return found
+
+
+def load_layers(home: str | Path | None = None, *, database_url: str | None = None) -> Layers:
+    home_path = resolve_home(home)
+    return Layers(
+        home=home_path,
+        file=read_config_file(home_path / CONFIG_FILE),
+        environment=_environment(),
+        option={"database": {"url": database_url}} if database_url else {},
+    )
+
+
 def load_settings(home: str | Path | None = None, *, database_url: str | None = None) -> Settings:
     """Read ``config.toml`` under the home (missing file: defaults) and apply overrides."""
-    home_path = resolve_home(home)
-    data: dict = {}
-    path = home_path / CONFIG_FILE
-    if path.is_file():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise BadInput(f"{path} is not valid TOML: {exc}") from None
-    url = database_url or os.environ.get("TWOFA_DATABASE_URL")
-    if url:
-        data.setdefault("database", {})["url"] = url
+    return settings_from(load_layers(home, database_url=database_url))
+
+
+def settings_from(layers: Layers) -> Settings:
     try:
-        return Settings(home=home_path, **data)
+        return Settings(home=layers.home, **layers.merged())
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
-        raise BadInput(f"{path}: {problems}") from None
+        raise BadInput(f"{layers.config_file}: {describe_errors(exc, layers)}") from None
+
+
+def describe_errors(exc: ValidationError, layers: Layers | None = None) -> str:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        if layers and len(err["loc"]) >= 2:
+            source = layers.source(str(err["loc"][0]), str(err["loc"][1]))
+            if source.startswith("environment"):
+                where += f" (from {source.removeprefix('environment ')})"
+        problems.append(f"{where}: {err['msg'].removeprefix('Value error, ')}")
+    return "; ".join(problems)
 
 
 def load_initialised_settings(home: str | Path | None = None, *,

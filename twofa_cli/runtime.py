@@ -7,6 +7,7 @@ the functions of ``twofa_cli.services``; the CLI does the same per command.
 from __future__ import annotations
 
 import getpass
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from twofa_cli.config import Settings, load_initialised_settings
+from twofa_cli.errors import NotInitialised
 from twofa_cli.security import SecretKey, load_secret_key
 from twofa_cli.store.engine import make_engine, transaction
 from twofa_cli.store.schema import check_schema
@@ -40,14 +42,46 @@ class Runtime:
     key: SecretKey
     actor: str = field(default_factory=default_actor)
     clock: Callable[[], datetime] = utcnow
+    _joined: threading.local = field(default_factory=threading.local, repr=False, compare=False)
 
     def now(self) -> datetime:
         return self.clock()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
+        """A unit of work; inside ``one_transaction`` (same thread), that one."""
+        joined = getattr(self._joined, "session", None)
+        if joined is not None:
+            yield joined
+            return
         with transaction(self.engine) as session:
             yield session
+
+    @contextmanager
+    def one_transaction(self) -> Iterator[Session]:
+        """Run several service calls as one unit of work: all of them commit, or none."""
+        with transaction(self.engine) as session:
+            self._joined.session = session
+            try:
+                yield session
+            finally:
+                self._joined.session = None
+
+
+def require_database(url: str) -> None:
+    """Only `init` and `db upgrade` create a database: opening an SQLite file that is not
+    there would leave an empty one behind (and a store without a schema)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return  # make_engine says what is wrong with it
+    path = parsed.database
+    if parsed.get_backend_name() == "sqlite" and path and path != ":memory:" \
+            and not Path(path).exists():
+        raise NotInitialised(f"no database at {path}: run `twofa init` (or `twofa db upgrade`)")
 
 
 def open_runtime(
@@ -60,6 +94,7 @@ def open_runtime(
     """Open an initialised home; fail with a hint to run `twofa init` otherwise."""
     settings = load_initialised_settings(home, database_url=database_url)
     key = load_secret_key(settings.key_file)
+    require_database(settings.database_url)
     engine = make_engine(settings.database_url)
     check_schema(engine)
     return Runtime(

@@ -82,3 +82,10 @@ def http_url(value: str, what: str = "URL") -> str:
     if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
         raise BadInput(f"{what} must be an http(s) URL")
     return value
+
+
+def no_control(value: str, what: str) -> str:
+    """``value`` unless it holds a control character (e.g. a newline that splits a line)."""
+    if _CONTROL.search(value) or _SURROGATE.search(value):
+        raise BadInput(f"{what} must not contain control characters")
+    return value

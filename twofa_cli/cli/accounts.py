@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from twofa_cli.cli.output import JsonOpt, emit, note, runtime
+from twofa_cli.cli.output import ExistOkOpt, JsonOpt, YesOpt, confirm, emit, note, runtime
 
 app = typer.Typer(help="Shopping Cart accounts (customers and administrators).", no_args_is_help=True)
 COLUMNS = [("id", "ID"), ("email", "Email"), ("name", "Name"), ("audience", "Audience"),
@@ -31,6 +31,7 @@ def add(
     name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
     password_stdin: PasswordStdinOpt = False,
     admin: Annotated[bool, typer.Option("--admin", help="An administrator, not a customer.")] = False,
+    exist_ok: ExistOkOpt = False,
     json_: JsonOpt = False,
 ) -> None:
     """Create an account; the password is hashed with argon2id."""
@@ -38,7 +39,7 @@ def add(
 
     password = read_password(password_stdin, confirm=True)
     result = accounts.add_account(runtime(ctx), email=email, password=password, name=name,
-                                  is_admin=admin)
+                                  is_admin=admin, exist_ok=exist_ok)
     emit(result, as_json=json_, title="Account added")
 
 
@@ -58,6 +59,9 @@ def import_(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="CSV with email,name and password or password_hash.",
                                          metavar="FILE.csv")],
+    skip_existing: Annotated[bool, typer.Option(
+        "--skip-existing", help="Leave out rows whose account exists (else they are a conflict, "
+                                "exit 1).")] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Import accounts from CSV: every row is checked first; one bad row imports nothing."""
@@ -65,18 +69,19 @@ def import_(
 
     rt = runtime(ctx)
     if json_ or not sys.stderr.isatty():
-        result = accounts.import_accounts(rt, path)
+        result = accounts.import_accounts(rt, path, skip_existing=skip_existing)
     else:
         from rich.progress import Progress
 
         with Progress(transient=True) as progress:
             task = progress.add_task("Importing accounts", total=None)
             result = accounts.import_accounts(
-                rt, path, progress=lambda done, total: progress.update(task, completed=done,
+                rt, path, skip_existing=skip_existing, progress=lambda done, total: progress.update(task, completed=done,
                                                                        total=total))
     emit(result, as_json=json_, title="Import")
     if not json_:
-        note(f"Imported {result['imported']} accounts.")
+        skipped = f", skipped {result['skipped']} that exist" if result["skipped"] else ""
+        note(f"Imported {result['imported']} accounts{skipped}.")
 
 
 @app.command("list")
@@ -99,3 +104,22 @@ def show(ctx: typer.Context, account: AccountArg, json_: JsonOpt = False) -> Non
     from twofa_cli.services import accounts
 
     emit(accounts.show_account(runtime(ctx), account), as_json=json_, title="Account")
+
+
+@app.command("delete")
+@app.command("remove", hidden=True)
+def delete(ctx: typer.Context, account: AccountArg, yes: YesOpt = False,
+           json_: JsonOpt = False) -> None:
+    """Delete an account with its 2FA entries, pending codes and trusted devices (asks first);
+    its audit trail stays."""
+    from twofa_cli.services import accounts
+
+    rt = runtime(ctx)
+    shown = accounts.show_account(rt, account)
+    confirm(f"Delete the account {shown['email']} and its {shown['entries']} 2FA entries?",
+            yes=yes, as_json=json_)
+    result = accounts.delete_account(rt, str(shown["id"]))
+    if json_:
+        emit(result, as_json=True)
+    else:
+        note(f"Deleted the account {result['email']} (id {result['id']}).")

@@ -23,6 +23,7 @@ def list_(ctx: typer.Context, account: AccountArg, json_: JsonOpt = False) -> No
 
 
 @app.command("delete")
+@app.command("remove", hidden=True)
 def delete(
     ctx: typer.Context,
     account: AccountArg,

@@ -29,7 +29,12 @@ def enroll(
                                               show_default=False)] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Start enrolling a 2FA method: sends a code to the phone or email (Send Code)."""
+    """Start enrolling a 2FA method: sends a code to the phone or email (Send Code).
+
+    \b
+    Example:
+      twofa enroll alice@example.com --method "Text message" --phone +14155550199
+    """
     from twofa_cli.services.enrollment import enroll as start
 
     rt = runtime(ctx)
@@ -45,7 +50,12 @@ def verify(
     device: DeviceOpt = "default",
     json_: JsonOpt = False,
 ) -> None:
-    """Enter the code: completes the pending enrollment or login."""
+    """Enter the code: completes the pending enrollment or login.
+
+    \b
+    Example:
+      twofa verify alice@example.com 123456 --trust-device --device laptop
+    """
     from twofa_cli.browser import Browser
     from twofa_cli.services.challenges import verify as check
 
@@ -72,7 +82,12 @@ def login(
     device: DeviceOpt = "default",
     json_: JsonOpt = False,
 ) -> None:
-    """Log in as normal: password, then a code unless this device is trusted."""
+    """Log in as normal: password, then a code unless this device is trusted.
+
+    \b
+    Example:
+      printf '%s\\n' "$PASSWORD" | twofa login alice@example.com --password-stdin --device laptop
+    """
     from twofa_cli.browser import Browser
     from twofa_cli.services.accounts import account_id
     from twofa_cli.services.login import login as log_in

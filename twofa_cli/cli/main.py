@@ -20,6 +20,7 @@ from typer.models import CommandInfo, TyperInfo
 
 from twofa_cli.cli import (
     accounts,
+    apply,
     audit,
     config,
     devices,
@@ -31,7 +32,7 @@ from twofa_cli.cli import (
     secondary_auth,
     setup,
 )
-from twofa_cli.cli.output import report_error
+from twofa_cli.cli.output import FORMATS, chosen_format, report_error
 
 
 @dataclass
@@ -39,6 +40,32 @@ class CliState:
     home: str | None
     actor: str | None
     runtime: Any = None
+
+
+def global_options_anywhere(argv: list[str]) -> tuple[list[str], str | None]:
+    """Let ``--json`` and ``--format F`` stand before the subcommand as well as after it.
+
+    ``--json`` is each command's own option, so it moves to the end; ``--format table|tsv``
+    is the root's, so it moves to the front (``--format json`` is ``--json``). Nothing
+    after ``--`` moves.
+    """
+    end = argv.index("--") if "--" in argv else len(argv)
+    head, tail = argv[:end], argv[end:]
+    kept, chosen, as_json = [], None, False
+    tokens = iter(head)
+    for token in tokens:
+        if token == "--json":
+            as_json = True
+        elif token == "--format":
+            chosen = next(tokens, "")
+        elif token.startswith("--format="):
+            chosen = token.partition("=")[2]
+        else:
+            kept.append(token)
+    if chosen is not None and chosen.lower() == "json":
+        as_json, chosen = True, None
+    front = ["--format", chosen] if chosen is not None else []
+    return [*front, *kept, *(["--json"] if as_json else []), *tail], chosen
 
 
 class LazyCommands(MutableMapping):
@@ -139,13 +166,14 @@ class TwofaGroup(TyperGroup):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         from twofa_cli.errors import BadInput, Rejected, TwofaError
 
-        argv = list(sys.argv[1:] if args is None else args)
+        argv, output_format = global_options_anywhere(list(sys.argv[1:] if args is None else args))
         as_json = "--json" in argv
         debug = "--debug" in argv or os.environ.get("TWOFA_DEBUG") == "1"
         try:
-            result = super().main(
-                argv, prog_name or "twofa", complete_var, standalone_mode=False, **extra
-            )
+            with chosen_format(output_format if output_format in FORMATS else None):
+                result = super().main(
+                    argv, prog_name or "twofa", complete_var, standalone_mode=False, **extra
+                )
             code = result if isinstance(result, int) else 0
         except TwofaError as exc:
             if debug:
@@ -180,18 +208,34 @@ def _unexpected(exc: Exception):
     return error
 
 
+EXIT_CODES = """\b
+Exit codes:
+  0  done
+  1  rejected: wrong or expired code, wrong password, conflict (a duplicate),
+     2FA not allowed, not initialised
+  2  bad input or usage
+  3  not found
+  4  throttled or locked out
+  5  delivery failed"""
+
 app = typer.Typer(
     cls=TwofaGroup,
     name="twofa",
     help="Administer two-factor authentication for a shopping cart's customers and administrators.",
+    epilog=EXIT_CODES,
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
-    add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
     # Plain help: the same text and options without importing rich, markdown-it and
     # pygments to draw panels, so `twofa --help` starts in half the time and greps cleanly.
     rich_markup_mode=None,
 )
+
+
+def _format(value: str | None) -> str | None:
+    if value is not None and value.lower() not in FORMATS:
+        raise typer.BadParameter(f"{value[:20]!r} is not one of {', '.join(FORMATS)}")
+    return value.lower() if value else None
 
 
 def _version(value: bool) -> None:
@@ -218,6 +262,15 @@ def root(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show full tracebacks (also TWOFA_DEBUG=1).")
     ] = False,
+    json_: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document (also after the subcommand).")
+    ] = False,
+    output_format: Annotated[
+        str | None,
+        typer.Option("--format", callback=_format, metavar="[table|tsv|json]",
+                     help="table, tsv or json (default: a table at a terminal, tsv otherwise).",
+                     show_default=False),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
@@ -242,6 +295,8 @@ subcommands.add_typer(entries.app, name="entry")
 subcommands.add_typer(devices.app, name="device")
 subcommands.command("outbox")(outbox.outbox)
 subcommands.command("audit")(audit.audit)
+subcommands.command("export")(apply.export)
+subcommands.command("apply")(apply.apply)
 
 
 def main() -> None:

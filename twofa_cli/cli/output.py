@@ -1,4 +1,5 @@
-"""One renderer for every command: JSON on request, rich tables otherwise.
+"""One renderer for every command: JSON on request, rich tables at a terminal, and
+tab-separated rows when stdout is a pipe or a file (``--format`` chooses explicitly).
 
 Only data goes to stdout; notes, warnings and errors go to stderr.
 """
@@ -8,7 +9,9 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -19,13 +22,41 @@ if TYPE_CHECKING:
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking.")]
+ExistOkOpt = Annotated[bool, typer.Option(
+    "--exist-ok", help="Exit 0 if an identical one already exists (a different one under "
+                       "the name is still a conflict, exit 1).")]
 
 Columns = Sequence[tuple[str, str]]
 
 
-def emit(data: Any, *, as_json: bool, columns: Columns | None = None, title: str | None = None) -> None:
+FORMATS = ("table", "tsv", "json")
+# The root's ``--format table|tsv`` for the command being run (``--format json`` is --json).
+_chosen_format: ContextVar[str | None] = ContextVar("twofa_format", default=None)
+
+
+@contextmanager
+def chosen_format(value: str | None) -> Iterator[None]:
+    token = _chosen_format.set(value.lower() if value else None)
+    try:
+        yield
+    finally:
+        _chosen_format.reset(token)
+
+
+def output_format(as_json: bool = False) -> str:
+    """``json`` for --json; else ``--format``; else a table at a terminal, tsv elsewhere."""
     if as_json:
+        return "json"
+    return _chosen_format.get() or ("table" if sys.stdout.isatty() else "tsv")
+
+
+def emit(data: Any, *, as_json: bool, columns: Columns | None = None, title: str | None = None) -> None:
+    chosen = output_format(as_json)
+    if chosen == "json":
         typer.echo(json.dumps(data, ensure_ascii=False, default=str))
+        return
+    if chosen == "tsv":
+        _emit_tsv(data, columns)
         return
     from rich.console import Console
     from rich.table import Table
@@ -67,6 +98,43 @@ def _cell(value: Any) -> str:
     return escape("" if value is None else str(value))
 
 
+# Tabs and newlines would split a row or a field; other controls must not reach a terminal.
+_TSV_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\\]")
+_TSV_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r", "\\": "\\\\"}
+
+
+def _emit_tsv(data: Any, columns: Columns | None) -> None:
+    """One header line of column keys, then one line per row; a single object is one row."""
+    if isinstance(data, dict):
+        data = [data]
+    elif not isinstance(data, list):
+        typer.echo(str(data))
+        return
+    keys = [key for key, _ in columns] if columns else list(data[0]) if data else []
+    if not keys:
+        return
+    lines = ["\t".join(keys)]
+    lines += ["\t".join(_tsv_field(row.get(key)) for key in keys) for row in data]
+    typer.echo("\n".join(lines))
+
+
+def _tsv_field(value: Any) -> str:
+    return _TSV_UNSAFE.sub(lambda m: _TSV_ESCAPES.get(m[0], f"\\u{ord(m[0]):04x}"),
+                           _tsv_text(value))
+
+
+def _tsv_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_tsv_text(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_tsv_text(v) for v in value)
+    return str(value)
+
+
 def note(message: str) -> None:
     typer.echo(message, err=True)
 
@@ -98,7 +166,7 @@ def confirm(question: str, *, yes: bool, as_json: bool) -> None:
 
     if yes:
         return
-    if as_json or not sys.stdin.isatty():
+    if output_format(as_json) == "json" or not sys.stdin.isatty():
         raise Rejected(f"{question} Pass --yes to confirm.")
     if not typer.confirm(question, default=False, err=True):
         raise Rejected("cancelled; nothing changed")

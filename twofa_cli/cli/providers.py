@@ -6,11 +6,22 @@ from typing import Annotated
 
 import typer
 
-from twofa_cli.cli.output import JsonOpt, YesOpt, confirm, emit, note, read_secret, runtime
+from twofa_cli.cli.output import (
+    ExistOkOpt,
+    JsonOpt,
+    YesOpt,
+    confirm,
+    emit,
+    note,
+    read_secret,
+    runtime,
+)
 
 app = typer.Typer(help="Service providers that deliver codes: SMTP relay, Twilio, Cdyne.",
                   no_args_is_help=True)
-add_app = typer.Typer(help="Add a service provider.", no_args_is_help=True)
+add_app = typer.Typer(
+    help="Add a service provider.\n\n\b\nExample:\n  twofa provider add configio smtp --title \"Email\"",
+    no_args_is_help=True)
 configio_app = typer.Typer(help="Add the platform's own (Configio) provider.", no_args_is_help=True)
 custom_app = typer.Typer(help="Add a custom SMS provider with your own account.", no_args_is_help=True)
 app.add_typer(add_app, name="add")
@@ -54,17 +65,25 @@ def _credential(value: str | None, from_stdin: bool, option: str, prompt: str, *
     return read_secret(value, from_stdin, prompt)
 
 
-def _add(ctx: typer.Context, channel: str, title: str, options: dict, as_json: bool) -> None:
+def _add(ctx: typer.Context, channel: str, title: str, options: dict, as_json: bool,
+         exist_ok: bool) -> None:
     from twofa_cli.services import providers
 
-    provider = providers.add_provider(runtime(ctx), channel=channel, title=title, options=options)
+    provider = providers.add_provider(runtime(ctx), channel=channel, title=title, options=options,
+                                      exist_ok=exist_ok)
     emit(provider, as_json=as_json, title="Provider added")
 
 
 @configio_app.command("smtp")
-def add_smtp(ctx: typer.Context, title: TitleOpt = "Email", json_: JsonOpt = False) -> None:
-    """Email codes through the platform's SMTP relay ([smtp] in config.toml)."""
-    _add(ctx, "smtp", title, {}, json_)
+def add_smtp(ctx: typer.Context, title: TitleOpt = "Email", exist_ok: ExistOkOpt = False,
+             json_: JsonOpt = False) -> None:
+    """Email codes through the platform's SMTP relay ([smtp] in config.toml).
+
+    \b
+    Example:
+      twofa provider add configio smtp --title "Email" --exist-ok
+    """
+    _add(ctx, "smtp", title, {}, json_, exist_ok)
 
 
 @custom_app.command("twilio")
@@ -77,13 +96,20 @@ def add_twilio(
     from_number: FromNumberOpt = None,
     messaging_service_sid: MessagingServiceOpt = None,
     api_base_url: BaseUrlOpt = None,
+    exist_ok: ExistOkOpt = False,
     json_: JsonOpt = False,
 ) -> None:
-    """SMS codes through your Twilio account (see `twofa provider instructions twilio`)."""
+    """SMS codes through your Twilio account (see `twofa provider instructions twilio`).
+
+    \b
+    Example:
+      printf '%s\\n' "$TWILIO_AUTH_TOKEN" | twofa provider add custom twilio --title "SMS" \\
+        --account-sid AC… --auth-token-stdin --from-number +14155550123
+    """
     token = _credential(auth_token, auth_token_stdin, "--auth-token", "Twilio Auth Token")
     options = {"account_sid": account_sid, "auth_token": token, "from_number": from_number,
                "messaging_service_sid": messaging_service_sid, "api_base_url": api_base_url}
-    _add(ctx, "twilio", title, options, json_)
+    _add(ctx, "twilio", title, options, json_, exist_ok)
 
 
 @custom_app.command("cdyne")
@@ -94,12 +120,19 @@ def add_cdyne(
     license_key_stdin: LicenseKeyStdinOpt = False,
     from_number: FromNumberOpt = None,
     api_base_url: BaseUrlOpt = None,
+    exist_ok: ExistOkOpt = False,
     json_: JsonOpt = False,
 ) -> None:
-    """SMS codes through your Cdyne account (see `twofa provider instructions cdyne`)."""
+    """SMS codes through your Cdyne account (see `twofa provider instructions cdyne`).
+
+    \b
+    Example:
+      printf '%s\\n' "$CDYNE_LICENSE_KEY" | twofa provider add custom cdyne \\
+        --title "Cdyne SMS" --license-key-stdin --from-number +14155550123
+    """
     key = _credential(license_key, license_key_stdin, "--license-key", "Cdyne License Key")
     options = {"license_key": key, "from_number": from_number, "api_base_url": api_base_url}
-    _add(ctx, "cdyne", title, options, json_)
+    _add(ctx, "cdyne", title, options, json_, exist_ok)
 
 
 @app.command("instructions")
@@ -162,7 +195,8 @@ def update(
     emit(result, as_json=json_, title="Provider updated")
 
 
-@app.command("remove")
+@app.command("delete")
+@app.command("remove", hidden=True)
 def remove(ctx: typer.Context, provider: ProviderArg, yes: YesOpt = False, json_: JsonOpt = False) -> None:
     """Remove a provider; with --yes also the secondary auth (and its entries) that use it."""
     from twofa_cli.services import providers

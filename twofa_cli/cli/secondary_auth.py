@@ -6,12 +6,13 @@ from typing import Annotated
 
 import typer
 
-from twofa_cli.cli.output import JsonOpt, YesOpt, confirm, emit, note, runtime
+from twofa_cli.cli.output import ExistOkOpt, JsonOpt, YesOpt, confirm, emit, note, runtime
 
 app = typer.Typer(help="Secondary authentication providers (the methods customers enrol with).",
                   no_args_is_help=True)
 COLUMNS = [("id", "ID"), ("title", "Title"), ("provider", "Provider"), ("channel", "Channel"),
            ("provider_id", "Provider ID")]
+MethodArg = Annotated[str, typer.Argument(help="Secondary auth id or title.", metavar="S")]
 
 
 @app.command("add")
@@ -19,12 +20,19 @@ def add(
     ctx: typer.Context,
     provider: Annotated[str, typer.Option("--provider", help="Service provider id or title.")],
     title: Annotated[str, typer.Option("--title", help="Name customers pick, e.g. \"Text message\".")],
+    exist_ok: ExistOkOpt = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Offer a provider to customers as a 2FA method."""
+    """Offer a provider to customers as a 2FA method.
+
+    \b
+    Example:
+      twofa secondary-auth add --provider "SMS" --title "Text message"
+    """
     from twofa_cli.services import secondary_auth
 
-    method = secondary_auth.add_secondary_auth(runtime(ctx), provider=provider, title=title)
+    method = secondary_auth.add_secondary_auth(runtime(ctx), provider=provider, title=title,
+                                               exist_ok=exist_ok)
     emit(method, as_json=json_, title="Secondary auth added")
 
 
@@ -37,10 +45,20 @@ def list_(ctx: typer.Context, json_: JsonOpt = False) -> None:
          title="Secondary auth providers")
 
 
-@app.command("remove")
+@app.command("show")
+def show(ctx: typer.Context, method: MethodArg, json_: JsonOpt = False) -> None:
+    """Show one method, its provider and how many customer entries use it."""
+    from twofa_cli.services import secondary_auth
+
+    emit(secondary_auth.show_secondary_auth(runtime(ctx), method), as_json=json_,
+         title="Secondary auth")
+
+
+@app.command("delete")
+@app.command("remove", hidden=True)
 def remove(
     ctx: typer.Context,
-    method: Annotated[str, typer.Argument(help="Secondary auth id or title.", metavar="S")],
+    method: MethodArg,
     yes: YesOpt = False,
     json_: JsonOpt = False,
 ) -> None:

@@ -16,7 +16,12 @@ DatabaseUrlOpt = Annotated[
 
 
 def init(ctx: typer.Context, database_url: DatabaseUrlOpt = None, json_: JsonOpt = False) -> None:
-    """Create the home folder, secret key, config.toml and database schema (safe to rerun)."""
+    """Create the home folder, secret key, config.toml and database schema (safe to rerun).
+
+    \b
+    Example:
+      twofa init --database-url postgresql+psycopg://twofa@db.example.com/twofa
+    """
     from twofa_cli.services.setup import initialise
 
     result = initialise(ctx.find_root().obj.home, database_url=database_url)

@@ -7,16 +7,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy import delete, insert
 from sqlmodel import Session, col, select
 
 from twofa_cli import validate
 from twofa_cli.errors import BadInput, Conflict, NotFound
 from twofa_cli.runtime import Runtime
-from twofa_cli.security import hash_password, is_argon2_hash
+from twofa_cli.security import hash_password, is_argon2_hash, verify_password
 from twofa_cli.services import audit, devices
 from twofa_cli.services.common import find, iso
-from twofa_cli.store.models import Account, Entry, TrustedDevice
+from twofa_cli.services.entries import delete_entry
+from twofa_cli.store.models import Account, Challenge, Entry, TrustedDevice
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
@@ -36,13 +37,20 @@ def _password(password: str) -> str:
 
 
 def add_account(
-    rt: Runtime, *, email: str, password: str, name: str = "", is_admin: bool = False
+    rt: Runtime, *, email: str, password: str, name: str = "", is_admin: bool = False,
+    exist_ok: bool = False,
 ) -> dict:
+    """Create an account; with ``exist_ok`` an identical one (same name, audience and
+    password) is returned as it is, while a different one is a Conflict."""
     email = validate.email_address(email).lower()
     name = validate.text(name, "name") if name.strip() else ""
     password_hash = hash_password(_password(password))
     with rt.transaction() as session:
-        if session.exec(select(Account.id).where(Account.email == email)).first() is not None:
+        existing = session.exec(select(Account).where(Account.email == email)).first()
+        if existing is not None:
+            if exist_ok and existing.name == name and existing.is_admin == is_admin \
+                    and verify_password(existing.password_hash, password):
+                return account_public(existing)
             raise Conflict(f"an account for {email} already exists")
         account = Account(email=email, name=name, password_hash=password_hash,
                           is_admin=is_admin, created_at=rt.now())
@@ -62,6 +70,22 @@ def set_password(rt: Runtime, ident: str, password: str) -> dict:
         audit.record(session, rt, "account.password", account_id=account.id, target=account.email)
         revoked = devices.revoke_all(session, rt, account.id, "password changed")
         return {**account_public(account), "trusted_devices_revoked": revoked}
+
+
+def delete_account(rt: Runtime, ident: str) -> dict:
+    """Delete an account with its entries, challenges and trusted devices; the audit trail
+    keeps its rows (they name the account by id)."""
+    with rt.transaction() as session:
+        account = find(session, Account, ident, by="email", what="account")
+        data = account_public(account)
+        entries = session.exec(select(Entry).where(Entry.account_id == account.id)).all()
+        for entry in entries:
+            delete_entry(session, rt, entry)
+        session.execute(delete(Challenge).where(col(Challenge.account_id) == account.id))
+        session.execute(delete(TrustedDevice).where(col(TrustedDevice.account_id) == account.id))
+        session.delete(account)
+        audit.record(session, rt, "account.delete", account_id=account.id, target=account.email)
+        return {**data, "entries_removed": len(entries)}
 
 
 def list_accounts(rt: Runtime, *, limit: int = 100, offset: int = 0) -> list[dict]:
@@ -105,6 +129,7 @@ def account_public(account: Account) -> dict:
 class ImportProblem:
     line: int
     message: str
+    duplicate: bool = False  # the email is taken: a conflict, not bad input
 
 
 def _rows(path: Path) -> Iterator[tuple[int, dict]]:
@@ -139,10 +164,13 @@ def _check_row(raw: dict, checked: dict[str, int] | None = None,
 
 def import_accounts(
     rt: Runtime, path: str | Path, *, progress: Callable[[int, int], None] | None = None,
+    skip_existing: bool = False,
 ) -> dict:
     """Import a CSV in two streaming passes: check every row, then insert in batches.
 
-    One transaction: a bad row anywhere imports nothing and reports every bad row.
+    One transaction: a bad row anywhere imports nothing and reports every bad row; when
+    the only problems are emails taken (by an account or an earlier line) that is a
+    Conflict. ``skip_existing`` leaves the rows of existing accounts out instead.
     ``progress(imported, total)`` is called after each batch.
     """
     path = Path(path)
@@ -158,7 +186,8 @@ def import_accounts(
                 problems.append(ImportProblem(line, exc.message))
                 continue
             if email in seen:
-                problems.append(ImportProblem(line, f"{email} repeats line {seen[email]}"))
+                problems.append(ImportProblem(line, f"{email} repeats line {seen[email]}",
+                                              duplicate=True))
             seen[email] = line
     except UnicodeDecodeError:
         raise BadInput(f"{path.name} is not UTF-8 text") from None
@@ -166,13 +195,19 @@ def import_accounts(
         raise BadInput(f"{path.name} is not valid CSV: {exc}") from None
 
     with rt.transaction() as session:
-        problems += _existing(session, seen)
+        existing = _existing(session, seen)
+        if not skip_existing:
+            problems += existing
         if problems:
             problems.sort(key=lambda p: p.line)
-            raise ImportRejected(problems)
+            duplicates_only = all(p.duplicate for p in problems)
+            raise (ImportConflict if duplicates_only else ImportRejected)(problems)
+        skipped = {problem.line for problem in existing}
         total = 0
         batch: list[dict] = []
         for line, row in _rows(path):
+            if line in skipped:
+                continue
             email, name, password, password_hash = _check_row(row, seen, line)
             batch.append({
                 "email": email, "name": name, "is_admin": False,
@@ -182,12 +217,12 @@ def import_accounts(
             if len(batch) >= IMPORT_BATCH:
                 total += _insert(session, batch)
                 if progress:
-                    progress(total, len(seen))
+                    progress(total, len(seen) - len(skipped))
         total += _insert(session, batch)
         if progress:
-            progress(total, len(seen))
+            progress(total, len(seen) - len(skipped))
         audit.record(session, rt, "account.import", target=path.name[:200], detail=f"{total} accounts")
-    return {"imported": total, "file": str(path)}
+    return {"imported": total, "skipped": len(skipped), "file": str(path)}
 
 
 def _existing(session: Session, seen: dict[str, int]) -> list[ImportProblem]:
@@ -196,7 +231,8 @@ def _existing(session: Session, seen: dict[str, int]) -> list[ImportProblem]:
     for start in range(0, len(emails), 500):
         chunk = emails[start:start + 500]
         for email in session.exec(select(Account.email).where(col(Account.email).in_(chunk))):
-            found.append(ImportProblem(seen[email], f"an account for {email} already exists"))
+            found.append(ImportProblem(seen[email], f"an account for {email} already exists",
+                                       duplicate=True))
     return found
 
 
@@ -209,12 +245,20 @@ def _insert(session: Session, batch: list[dict]) -> int:
     return count
 
 
-class ImportRejected(BadInput):
+class _ImportProblems:
     def __init__(self, problems: list[ImportProblem]) -> None:
         shown = "; ".join(f"line {p.line}: {p.message}" for p in problems[:20])
         more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
         super().__init__(f"{len(problems)} bad rows, nothing imported: {shown}{more}")
         self.details["rows"] = [{"line": p.line, "message": p.message} for p in problems]
+
+
+class ImportRejected(_ImportProblems, BadInput):
+    """Rows that are not valid (exit 2)."""
+
+
+class ImportConflict(_ImportProblems, Conflict):
+    """Rows whose emails are taken, and nothing else wrong (exit 1, like `account add`)."""
 
 
 def account_id(rt: Runtime, ident: str) -> int | None:

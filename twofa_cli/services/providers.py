@@ -48,12 +48,19 @@ def _options(provider: Provider, key: SecretKey) -> dict:
     return {**provider.options, **secret}
 
 
-def add_provider(rt: Runtime, *, channel: str, title: str, options: dict | None = None) -> dict:
+def add_provider(rt: Runtime, *, channel: str, title: str, options: dict | None = None,
+                 exist_ok: bool = False) -> dict:
+    """Add a provider; with ``exist_ok`` an identical one (same title, channel and
+    options) is returned as it is, while a different one under the title is a Conflict."""
     channel_cls = channel_class(channel)
     title = validate.text(title)
     public, secret = _split(channel_cls, _validated(channel_cls, options or {}))
     now = rt.now()
     with rt.transaction() as session:
+        existing = session.exec(select(Provider).where(Provider.title == title)).first()
+        if exist_ok and existing is not None and existing.channel == channel \
+                and _options(existing, rt.key) == {**public, **secret}:
+            return provider_public(existing, rt.key)
         ensure_title_free(session, Provider, title, what="provider")
         provider = Provider(
             kind=KINDS[channel],

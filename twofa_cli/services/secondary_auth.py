@@ -13,10 +13,15 @@ from twofa_cli.services.entries import delete_entry
 from twofa_cli.store.models import Challenge, Entry, Provider, SecondaryAuth
 
 
-def add_secondary_auth(rt: Runtime, *, provider: str, title: str) -> dict:
+def add_secondary_auth(rt: Runtime, *, provider: str, title: str, exist_ok: bool = False) -> dict:
+    """Offer a provider as a method; with ``exist_ok`` the same title on the same provider
+    is returned as it is, while the title on another provider is a Conflict."""
     title = validate.text(title)
     with rt.transaction() as session:
         provider_row = find(session, Provider, provider, by="title", what="provider")
+        existing = session.exec(select(SecondaryAuth).where(SecondaryAuth.title == title)).first()
+        if exist_ok and existing is not None and existing.provider_id == provider_row.id:
+            return secondary_auth_public(existing, provider_row)
         ensure_title_free(session, SecondaryAuth, title, what="secondary auth provider")
         method = SecondaryAuth(provider_id=provider_row.id, title=title, created_at=rt.now())
         session.add(method)
@@ -33,6 +38,14 @@ def list_secondary_auth(rt: Runtime) -> list[dict]:
             .order_by(col(SecondaryAuth.id))
         ).all()
         return [secondary_auth_public(method, provider) for method, provider in rows]
+
+
+def show_secondary_auth(rt: Runtime, ident: str) -> dict:
+    with rt.transaction() as session:
+        method = find(session, SecondaryAuth, ident, by="title", what="secondary auth provider")
+        provider = session.get(Provider, method.provider_id)
+        entries = session.exec(select(Entry.id).where(Entry.secondary_auth_id == method.id)).all()
+        return {**secondary_auth_public(method, provider), "entries": len(entries)}
 
 
 def entries_using(rt: Runtime, ident: str) -> int:

@@ -14,7 +14,7 @@ from twofa_cli.store.engine import make_engine
 
 def initialise(home: str | Path | None = None, *, database_url: str | None = None) -> dict:
     """Create home (0700), key (0600), config.toml and the schema; safe to run again."""
-    settings = load_settings(home)
+    settings = load_settings(home, database_url=database_url)  # a bad URL stops here, first
     env_key = os.environ.get(SECRET_KEY_ENV)
     if env_key:
         SecretKey(env_key)  # a malformed key fails before anything is created
@@ -78,13 +78,18 @@ def _toml_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _engine_for(home, database_url):
+def _engine_for(home, database_url, *, existing: bool = False):
+    """The settings and an engine; ``existing``: for a read, which must not create a database."""
+    from twofa_cli.runtime import require_database
+
     settings = load_initialised_settings(home, database_url=database_url)
+    if existing:
+        require_database(settings.database_url)
     return settings, make_engine(settings.database_url)
 
 
 def db_status(home: str | Path | None = None, *, database_url: str | None = None) -> dict:
-    settings, engine = _engine_for(home, database_url)
+    settings, engine = _engine_for(home, database_url, existing=True)
     try:
         current = schema.current_revision(engine)
     finally:

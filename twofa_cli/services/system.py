@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 from twofa_cli import validate
 from twofa_cli.runtime import Runtime
 from twofa_cli.services import audit
+from twofa_cli.store.engine import serialize_on
 from twofa_cli.store.models import SecondaryAuth, Setting
 
 Audience = Literal["customer", "admin"]
@@ -45,10 +46,13 @@ def get_company_name(rt: Runtime) -> str:
 
 
 def set_company_name(rt: Runtime, name: str) -> str:
+    """Set the company name; setting the name it already has changes (and records) nothing."""
     name = validate.text(name, "company name")
     with rt.transaction() as session:
-        _put(session, COMPANY_NAME, name)
-        audit.record(session, rt, "config.company_name", target=name)
+        serialize_on(session, f"setting:{COMPANY_NAME}")  # two admins: one records the change
+        if company_name(session) != name:
+            _put(session, COMPANY_NAME, name)
+            audit.record(session, rt, "config.company_name", target=name)
     return name
 
 
@@ -77,7 +81,10 @@ def _status(session: Session, audience: Audience) -> dict:
 
 
 def set_allowed(rt: Runtime, audience: Audience, active: bool) -> dict:
+    """Switch 2FA for an audience; switching it to the state it is in changes nothing."""
     with rt.transaction() as session:
-        _put(session, _allowed_key(audience), "active" if active else "inactive")
-        audit.record(session, rt, f"{audience}.{'enable' if active else 'disable'}")
+        serialize_on(session, f"setting:{_allowed_key(audience)}")
+        if is_allowed(session, audience) != active:
+            _put(session, _allowed_key(audience), "active" if active else "inactive")
+            audit.record(session, rt, f"{audience}.{'enable' if active else 'disable'}")
         return _status(session, audience)

@@ -1,0 +1,79 @@
+"""``twofa export`` and ``twofa apply``: the configuration as a file under version control."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from twofa_cli.cli.output import JsonOpt, emit, note, runtime
+
+CHANGE_COLUMNS = [("action", "Action"), ("kind", "Kind"), ("name", "Name"), ("detail", "Detail")]
+
+
+def export(
+    ctx: typer.Context,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Write the TOML here (default: standard output).",
+        show_default=False)] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Write the whole configuration as one TOML document: company name, providers (secret
+    options as "env:NAME" references, never their values), secondary auth, the Allowed
+    switches and the settings config.toml sets (never the database URL).
+    """
+    from twofa_cli.security import write_private_file
+    from twofa_cli.services.apply import export_document, export_text
+
+    rt = runtime(ctx)
+    if output is None and json_:
+        emit(export_document(rt), as_json=True)
+        return
+    text = export_text(rt)
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    write_private_file(output, text)
+    if json_:
+        emit({"output": str(output)}, as_json=True)
+    else:
+        note(f"Wrote {output}.")
+
+
+def apply(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="A TOML document, as `twofa export` writes it.",
+                                         metavar="FILE")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
+    = False,
+    prune: Annotated[bool, typer.Option(
+        "--prune", help="Also delete providers and secondary auth the file does not name.")]
+    = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Make the store and config.toml match FILE: print the plan (create, update, delete,
+    secrets masked), then apply it in one transaction. Running it again changes nothing.
+
+    \b
+    Example:
+      twofa export --output twofa.toml      # on the first host, then commit the file
+      export SMS_AUTH_TOKEN=…               # the references the file names
+      twofa apply twofa.toml --dry-run
+      twofa apply twofa.toml
+    """
+    from twofa_cli.services.apply import apply_document
+
+    result = apply_document(runtime(ctx), path, dry_run=dry_run, prune=prune)
+    if json_:
+        emit(result, as_json=True)
+        return
+    if result["changes"]:
+        emit(result["changes"], as_json=False, columns=CHANGE_COLUMNS, title="Plan")
+    count = len(result["changes"])
+    if not count:
+        note("Nothing to change.")
+    elif result["applied"]:
+        note(f"Applied {count} changes.")
+    else:
+        note(f"Dry run: {count} changes planned, nothing changed.")
