@@ -29,6 +29,7 @@ from twofa_cli.cli import (
     policy,
     providers,
     secondary_auth,
+    serve,
     setup,
 )
 from twofa_cli.cli.output import report_error
@@ -242,6 +243,7 @@ subcommands.add_typer(entries.app, name="entry")
 subcommands.add_typer(devices.app, name="device")
 subcommands.command("outbox")(outbox.outbox)
 subcommands.command("audit")(audit.audit)
+subcommands.command("serve")(serve.serve)
 
 
 def main() -> None:
