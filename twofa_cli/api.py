@@ -425,13 +425,13 @@ class TwoFactor:
     def allowed(self, audience: Audience = "customer") -> Policy:
         from twofa_cli.services.system import policy_status
 
-        return _policy(policy_status(self._rt, audience))
+        return _policy(policy_status(self._rt, _audience(audience)))
 
     def set_allowed(self, audience: Audience, active: bool) -> Policy:
         """Two Factor Auth → Allowed: Active (True) or Inactive (False)."""
         from twofa_cli.services.system import set_allowed
 
-        return _policy(set_allowed(self._rt, audience, active))
+        return _policy(set_allowed(self._rt, _audience(audience), active))
 
     def add_provider(self, channel: str, *, title: str,
                      options: Mapping[str, Any] | None = None) -> Provider:
@@ -483,6 +483,14 @@ class TwoFactor:
 
 
 # -- the services' dicts into results -----------------------------------------------------
+
+
+def _audience(audience: str) -> Audience:
+    if audience == "customer":
+        return "customer"
+    if audience == "admin":
+        return "admin"
+    raise BadInput(f"audience is 'customer' or 'admin', not {audience[:40]!r}")
 
 
 def _when(value: Any) -> datetime:
