@@ -37,6 +37,7 @@ from twofa_cli.web.security import SecurityMiddleware, add_headers, csrf_token, 
 HERE = Path(__file__).parent
 TRUSTED_COOKIE = "twofa_trusted"
 SESSION_COOKIE = "twofa_session"
+SESSION_HOURS = 12  # the signature of a login session expires after this
 DEVICE_NAME = "web browser"
 
 # The one map from the library's errors to HTTP statuses (the CLI maps them to exit codes).
@@ -255,7 +256,7 @@ def create_app(twofa: TwoFactor, *, session_secret: str | None = None) -> Starle
     ]
     middleware = [
         Middleware(SessionMiddleware, secret_key=session_secret or secrets.token_urlsafe(32),
-                   session_cookie=SESSION_COOKIE, max_age=None, same_site="lax", https_only=True),
+                   session_cookie=SESSION_COOKIE, max_age=SESSION_HOURS * 3600, same_site="lax", https_only=True),
         Middleware(SecurityMiddleware, refuse=refuse),
     ]
     return Starlette(routes=routes, middleware=middleware, exception_handlers={
