@@ -188,3 +188,19 @@ def test_the_customer_story_in_chromium(chromium, live_server, shop, twofa, cloc
             shutil.copy(shot, Path(SCREENSHOTS_TO) / shot.name)
     phone.close()
     laptop.close()
+
+
+@pytest.mark.parametrize("required, outcome", [("1", "1 error"), ("", "1 skipped")])
+def test_without_chromium_the_story_is_skipped_unless_a_browser_is_required(required, outcome):
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TWOFA_")}
+    env.update(TWOFA_CHROMIUM="/nonexistent/chromium", TWOFA_REQUIRE_BROWSER=required)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(Path(__file__)),
+         "-k", "customer_story and sqlite"],
+        cwd=Path(__file__).parent.parent, env=env, capture_output=True, text=True, timeout=300)
+    assert outcome in run.stdout, run.stdout[-2000:]
+    if required:
+        assert "TWOFA_REQUIRE_BROWSER=1 but no Chromium at /nonexistent/chromium" in run.stdout

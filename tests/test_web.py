@@ -227,3 +227,14 @@ def test_the_email_method_asks_for_an_email_address(browser, twofa):
     assert post(browser, "/account/two-factor", method=str(method.id),
                 email="alice@example.com").status_code == 303
     assert twofa.outbox(limit=1)[0].to == "alice@example.com"
+
+
+def test_text_from_the_form_is_escaped_in_the_page(browser):
+    log_in(browser)
+    hostile = '"><script>alert(1)</script>'
+    response = post(browser, "/account/two-factor", method=hostile, phone=PHONE)
+    assert response.status_code == 404
+    assert "<script>alert(1)" not in response.text and "&lt;script&gt;alert(1)" in response.text
+    post(browser, "/logout")
+    echoed = log_in(browser, email=hostile, password=PASSWORD)
+    assert echoed.status_code == 401 and "<script>alert(1)" not in echoed.text
