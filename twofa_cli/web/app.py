@@ -8,6 +8,7 @@ in its thread pool, and one ``TwoFactor`` serves all those threads.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,23 @@ def create_app(twofa: TwoFactor, *, session_secret: str | None = None) -> Starle
                                 path="/", secure=True, httponly=True, samesite="lax")
         return response
 
+    # The code step, alike for logging in and for enrolling.
+    def check_code(request: Request, account_id: int) -> Verification:
+        fields = form(request)
+        return twofa.verify(account_id, fields.get("code", ""),
+                            trust_device=fields.get("trust") == "yes",
+                            device_token=request.cookies.get(TRUSTED_COOKIE),
+                            device_name=DEVICE_NAME)
+
+    def send_new_code(request: Request, account_id: int, code_page: str,
+                      refused: Callable[[Request, TwofaError], Response]) -> Response:
+        try:
+            sent = twofa.resend(account_id)
+        except TwofaError as error:
+            return refused(request, error)  # the code form again, with the reason
+        request.session.update(sent_to=sent.destination, notice="A new code was sent.")
+        return to(code_page)
+
     # -- logging in ---------------------------------------------------------------------
 
     def home(request: Request) -> Response:
@@ -126,33 +144,21 @@ def create_app(twofa: TwoFactor, *, session_secret: str | None = None) -> Starle
                                if result.code else "")
         return to("/login/code")
 
-    def login_code_page(request: Request) -> Response:
+    def login_code_page(request: Request, error: TwofaError | None = None) -> Response:
         pending_login(request)
-        return page(request, "login_code.html", sent_to=request.session.get("sent_to"))
+        return page(request, "login_code.html", error=error, sent_to=request.session.get("sent_to"))
 
     def login_verify(request: Request) -> Response:
         account_id = pending_login(request)
-        fields = form(request)
         try:
-            verified = twofa.verify(account_id, fields.get("code", ""),
-                                    trust_device=fields.get("trust") == "yes",
-                                    device_token=request.cookies.get(TRUSTED_COOKIE),
-                                    device_name=DEVICE_NAME)
+            verified = check_code(request, account_id)
         except TwofaError as error:
-            return page(request, "login_code.html", error=error,
-                        sent_to=request.session.get("sent_to"))
+            return login_code_page(request, error)
         start_session(request, account_id)
         return to("/account", verified)
 
     def login_resend(request: Request) -> Response:
-        account_id = pending_login(request)
-        try:
-            sent = twofa.resend(account_id)
-        except TwofaError as error:
-            return page(request, "login_code.html", error=error,
-                        sent_to=request.session.get("sent_to"))
-        request.session.update(sent_to=sent.destination, notice="A new code was sent.")
-        return to("/login/code")
+        return send_new_code(request, pending_login(request), "/login/code", login_code_page)
 
     def logout(request: Request) -> Response:
         request.session.clear()
@@ -170,7 +176,7 @@ def create_app(twofa: TwoFactor, *, session_secret: str | None = None) -> Starle
         selected = next((m for m in methods if str(m.id) == str(chosen)), methods[0] if methods else None)
         return page(request, "two_factor.html", error=error, methods=methods, selected=selected,
                     entries=twofa.entries(account_id),
-                    enrolling=request.session.get("enrolling"))
+                    enrolling=request.session.get("enrolling"), sent_to=request.session.get("sent_to"))
 
     def enroll(request: Request) -> Response:
         account_id = signed_in(request)
@@ -181,32 +187,22 @@ def create_app(twofa: TwoFactor, *, session_secret: str | None = None) -> Starle
                                 phone=fields.get("phone"), email=fields.get("email"))
         except TwofaError as error:
             return two_factor_page(request, error)
-        request.session["enrolling"] = sent.destination
+        request.session.update(enrolling=True, sent_to=sent.destination)
         return to("/account/two-factor")
 
     def enroll_verify(request: Request) -> Response:
         account_id = signed_in(request)
-        fields = form(request)
         try:
-            verified = twofa.verify(account_id, fields.get("code", ""),
-                                    trust_device=fields.get("trust") == "yes",
-                                    device_token=request.cookies.get(TRUSTED_COOKIE),
-                                    device_name=DEVICE_NAME)
+            verified = check_code(request, account_id)
         except TwofaError as error:
             return two_factor_page(request, error)
-        request.session.pop("enrolling", None)
-        request.session.pop("method", None)
+        for key in ("enrolling", "sent_to", "method"):
+            request.session.pop(key, None)
         request.session["notice"] = "Two-factor authentication is on for your account."
         return to("/account/two-factor", verified)
 
     def enroll_resend(request: Request) -> Response:
-        account_id = signed_in(request)
-        try:
-            sent = twofa.resend(account_id)
-        except TwofaError as error:
-            return two_factor_page(request, error)
-        request.session.update(enrolling=sent.destination, notice="A new code was sent.")
-        return to("/account/two-factor")
+        return send_new_code(request, signed_in(request), "/account/two-factor", two_factor_page)
 
     def delete_entry(request: Request) -> Response:
         account_id = signed_in(request)
