@@ -67,31 +67,29 @@ def create_app(twofa: TwoFactor, *, session_secret: str | None = None) -> Starle
     templates.env.globals["csrf_token"] = csrf_token
     max_age = int(twofa.trusted_device_lifetime.total_seconds())
 
-    def page(request: Request, name: str, status: int = 200, error: TwofaError | None = None,
+    def page(request: Request, name: str, error: TwofaError | None = None,
              **context: Any) -> Response:
         headers = {"retry-after": str(error.retry_after)} \
             if isinstance(error, Throttled) and error.retry_after else None
         context.update(error=error.message if error else None,
                        notice=request.session.pop("notice", None))
         return templates.TemplateResponse(request, name, context,
-                                          status_code=status_of(error) if error else status,
+                                          status_code=status_of(error) if error else 200,
                                           headers=headers)
 
     def refuse(request: Request, message: str, status: int) -> Response:
         return templates.TemplateResponse(request, "error.html", {"message": message},
                                           status_code=status)
 
-    def signed_in(request: Request) -> int:
-        account_id = request.session.get("account_id")
+    def signed_in(request: Request, stage: str = "account_id") -> int:
+        """The session's account (or, for ``pending_login``, the one between password and code)."""
+        account_id = request.session.get(stage)
         if not isinstance(account_id, int):
             raise HTTPException(303, headers={"location": "/login"})
         return account_id
 
     def pending_login(request: Request) -> int:
-        account_id = request.session.get("pending_login")
-        if not isinstance(account_id, int):
-            raise HTTPException(303, headers={"location": "/login"})
-        return account_id
+        return signed_in(request, "pending_login")
 
     def start_session(request: Request, account_id: int) -> None:
         request.session.clear()  # a fresh session (and CSRF token) at each sign-in
