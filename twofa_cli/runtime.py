@@ -90,10 +90,14 @@ def open_runtime(
     database_url: str | None = None,
     actor: str | None = None,
     clock: Callable[[], datetime] | None = None,
+    secret_key: str | None = None,
 ) -> Runtime:
-    """Open an initialised home; fail with a hint to run `twofa init` otherwise."""
+    """Open an initialised home; fail with a hint to run `twofa init` otherwise.
+
+    ``secret_key`` (the deployment's Fernet key) overrides TWOFA_SECRET_KEY and the key file.
+    """
     settings = load_initialised_settings(home, database_url=database_url)
-    key = load_secret_key(settings.key_file)
+    key = SecretKey(secret_key) if secret_key else load_secret_key(settings.key_file)
     require_database(settings.database_url)
     engine = make_engine(settings.database_url)
     check_schema(engine)

@@ -30,6 +30,7 @@ from twofa_cli.cli import (
     policy,
     providers,
     secondary_auth,
+    serve,
     setup,
 )
 from twofa_cli.cli.output import FORMATS, chosen_format, report_error
@@ -297,6 +298,7 @@ subcommands.command("outbox")(outbox.outbox)
 subcommands.command("audit")(audit.audit)
 subcommands.command("export")(apply.export)
 subcommands.command("apply")(apply.apply)
+subcommands.command("serve")(serve.serve)
 
 
 def main() -> None:

@@ -50,6 +50,22 @@ def is_trusted(session: Session, rt: Runtime, account: Account, token: str | Non
     )
 
 
+def revoke_token(session: Session, rt: Runtime, account_id: int, token: str) -> int:
+    """Revoke the live device of ``account_id`` that holds ``token`` (a replaced cookie)."""
+    if not token or len(token) > 200:
+        return 0
+    result = session.execute(
+        update(TrustedDevice)
+        .where(col(TrustedDevice.account_id) == account_id,
+               col(TrustedDevice.token_sha256) == sha256_hex(token),
+               col(TrustedDevice.revoked_at).is_(None))
+        .values(revoked_at=rt.now())
+    )
+    if result.rowcount:
+        audit.record(session, rt, "device.revoke", account_id=account_id, target="replaced")
+    return result.rowcount
+
+
 def revoke_all(session: Session, rt: Runtime, account_id: int, reason: str) -> int:
     result = session.execute(
         update(TrustedDevice)

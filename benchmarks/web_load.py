@@ -1,0 +1,271 @@
+"""Concurrent customers logging in with a code through ``twofa serve``, on loopback.
+
+N clients (threads, each with its own httpx client and its own account) run R rounds
+of a login with a code, as a browser does it: GET /login (the CSRF token), POST
+/login (password: a code is sent), POST /login/code (the code, read from the outbox
+between the two requests, untimed), GET /account, POST /logout. Every request's
+latency and status is recorded.
+
+The server is ``twofa serve --port 0`` in a process of its own on 127.0.0.1, over a
+fresh simulate-mode home on SQLite or, with --database-url, on PostgreSQL (in a
+schema of its own, dropped afterwards). Accounts use argon2id at its production
+cost, so a login costs what it costs in production.
+
+The baseline, measured in the same run with the same clients and rounds: the same
+login + verify cycles called on the library directly (``TwoFactor.login`` /
+``verify``) by N threads in this process; the ratio is web time per cycle over
+library time per cycle.
+
+Reports requests/s, p50/p99 latency, and the number of 5xx answers (target: 0).
+Bounded: at most 64 clients and 50 rounds, and no round starts after --time-limit.
+
+Usage: python benchmarks/web_load.py [--clients N] [--rounds R] [--time-limit S]
+                                     [--database-url postgresql+psycopg://…]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as c  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = c.PASSWORD
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@dataclass
+class Tally:
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    statuses: list[int] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, kind: str, seconds: float, status: int, expected: int) -> None:
+        with self.lock:
+            self.latencies.setdefault(kind, []).append(seconds)
+            self.statuses.append(status)
+            if status != expected:
+                self.unexpected.append(f"{kind}: {status}")
+
+    def all(self) -> list[float]:
+        return [value for values in self.latencies.values() for value in values]
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+# -- the store ---------------------------------------------------------------------
+
+
+def postgres_schema(url: str) -> tuple[str, Callable[[], None]]:
+    """A fresh schema on the server at ``url``: its URL and how to drop it."""
+    from sqlalchemy import create_engine, text
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options=-csearch_path%3D{schema}", drop
+
+
+def email_of(n: int) -> str:
+    return f"customer{n:03d}@example.com"
+
+
+def prepare(home: Path, database_url: str | None, clients: int) -> None:
+    """A home whose customers each have a verified email entry."""
+    from twofa_cli import TwoFactor
+
+    TwoFactor.initialise(home, database_url)
+    c.set_config(home, "throttle", {"max_per_destination_per_hour": 100,
+                                    "provider_hourly_cap": 1_000_000})
+    with TwoFactor.open(home, database_url, actor="benchmark") as twofa:
+        twofa.add_provider("smtp", title="Email")
+        twofa.add_secondary_auth(provider="Email", title="Email code")
+        twofa.set_allowed("customer", True)
+        for n in range(clients):
+            twofa.add_account(email_of(n), PASSWORD)
+            twofa.enroll(email_of(n), method="Email code", email=email_of(n))
+            twofa.verify(email_of(n), code_for(twofa, n))
+
+
+def code_for(twofa, n: int) -> str:
+    code = twofa.outbox(to=email_of(n), limit=1)[0].code
+    assert code, "no code in the outbox"
+    return code
+
+
+# -- the web load ------------------------------------------------------------------
+
+
+def start_server(home: Path, database_url: str | None) -> tuple[subprocess.Popen, str]:
+    env = c.clean_env(home)
+    if database_url:
+        env["TWOFA_DATABASE_URL"] = database_url
+    # This checkout's twofa, as the console script runs it.
+    server = subprocess.Popen(
+        [c.PYTHON, "-c", "from twofa_cli.cli.main import main; main()", "serve",
+         "--host", "127.0.0.1", "--port", "0", "--json"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = server.stdout.readline()
+    if not line:
+        raise SystemExit(f"twofa serve did not start: {server.stderr.read()[-2000:]}")
+    return server, json.loads(line)["url"].removesuffix("/login")
+
+
+class Browser:
+    """One customer's browser: an httpx client that keeps the cookies itself (they are
+    Secure, and httpx's cookie jar sends Secure cookies over https only)."""
+
+    def __init__(self, base: str, tally: Tally) -> None:
+        import httpx
+
+        self.http = httpx.Client(base_url=base, timeout=60, follow_redirects=False)
+        self.cookies: dict[str, str] = {}
+        self.tally = tally
+
+    def request(self, kind: str, method: str, path: str, expected: int, **form: str) -> str:
+        headers = {"cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())}
+        start = time.perf_counter()
+        response = self.http.request(method, path, headers=headers, data=form or None)
+        self.tally.add(kind, time.perf_counter() - start, response.status_code, expected)
+        for header in response.headers.get_list("set-cookie"):
+            name, _, value = header.split(";")[0].partition("=")
+            if "expires=thu, 01 jan 1970" in header.lower():  # deleted: logged out
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = value
+        return response.text
+
+    def login_with_code(self, n: int, twofa) -> None:
+        token = CSRF.search(self.request("GET /login", "GET", "/login", 200)).group(1)
+        self.request("POST /login", "POST", "/login", 303, csrf_token=token,
+                     email=email_of(n), password=PASSWORD)
+        code = code_for(twofa, n)  # between the requests, untimed: it travels by email
+        self.request("POST /login/code", "POST", "/login/code", 303, csrf_token=token, code=code)
+        page = self.request("GET /account", "GET", "/account", 200)
+        token = CSRF.search(page).group(1)  # a new session, a new token
+        self.request("POST /logout", "POST", "/logout", 303, csrf_token=token)
+
+
+def run_clients(clients: int, rounds: int, deadline: float,
+                cycle: Callable[[int], None]) -> tuple[float, int, list[BaseException]]:
+    """Run ``cycle(n)`` ``rounds`` times in each of ``clients`` threads; wall time, cycles."""
+    errors: list[BaseException] = []
+    done = [0] * clients
+    barrier = threading.Barrier(clients + 1)
+
+    def client(n: int) -> None:
+        barrier.wait()
+        try:
+            for _ in range(rounds):
+                if time.monotonic() > deadline:
+                    return
+                cycle(n)
+                done[n] += 1
+        except BaseException as exc:  # reported by the caller
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    start = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - start, sum(done), errors
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clients", type=int, default=8, choices=range(1, 65), metavar="N")
+    parser.add_argument("--rounds", type=int, default=5, choices=range(1, 51), metavar="R")
+    parser.add_argument("--time-limit", type=float, default=120, help="seconds (at most 600)")
+    parser.add_argument("--database-url", help="PostgreSQL server to use instead of SQLite")
+    args = parser.parse_args()
+    time_limit = min(max(args.time_limit, 1), 600)
+    c.isolate()
+    from twofa_cli import TwoFactor
+
+    store = "postgresql" if args.database_url else "sqlite"
+    c.header(f"web_load: {args.clients} clients x {args.rounds} logins with a code, "
+             f"twofa serve on {store}")
+    home = c.temp_dir("web")
+    database_url, drop = postgres_schema(args.database_url) if args.database_url else (None, None)
+    server = None
+    try:
+        prepare(home, database_url, args.clients)
+        server, base = start_server(home, database_url)
+        tally = Tally()
+        with TwoFactor.open(home, database_url, actor="benchmark") as twofa:
+            browsers = [Browser(base, tally) for _ in range(args.clients)]
+            web_time, web_cycles, errors = run_clients(
+                args.clients, args.rounds, time.monotonic() + time_limit,
+                lambda n: browsers[n].login_with_code(n, twofa))
+            if errors:
+                raise errors[0]
+
+            def library_cycle(n: int) -> None:
+                assert twofa.login(email_of(n), PASSWORD).status == "code_sent"
+                twofa.verify(email_of(n), code_for(twofa, n))
+
+            lib_time, lib_cycles, errors = run_clients(
+                args.clients, args.rounds, time.monotonic() + time_limit, library_cycle)
+            if errors:
+                raise errors[0]
+    finally:
+        if server is not None:
+            server.terminate()
+            server.communicate(timeout=30)
+        c.remove(home)
+        if drop:
+            drop()
+
+    latencies = tally.all()
+    five_xx = sum(1 for status in tally.statuses if status >= 500)
+    per_web, per_lib = web_time / web_cycles, lib_time / lib_cycles
+    c.note(f"{web_cycles} web cycles ({len(latencies)} requests) in {web_time:.1f} s; "
+           f"{lib_cycles} library cycles in {lib_time:.1f} s; server exit {server.returncode}")
+    c.summary("requests/s", f"{len(latencies) / web_time:.1f}", "", "", "", None)
+    c.summary("login+verify cycles/s (web vs library)", f"{web_cycles / web_time:.2f}",
+              f"{lib_cycles / lib_time:.2f}", c.ratio(per_web, per_lib), "", None)
+    c.summary("latency p50, all requests", c.seconds(statistics.median(latencies)), "", "", "", None)
+    c.summary("latency p99, all requests", c.seconds(percentile(latencies, 0.99)), "", "", "", None)
+    for kind in ("POST /login", "POST /login/code"):
+        values = tally.latencies.get(kind, [])
+        c.summary(f"latency p50 / p99, {kind}",
+                  f"{c.seconds(statistics.median(values))} / {c.seconds(percentile(values, 0.99))}",
+                  "", "", "", None)
+    c.summary("5xx answers", str(five_xx), "", "", "0", five_xx == 0)
+    c.summary("other unexpected statuses", str(len(tally.unexpected)), "", "", "0",
+              not tally.unexpected)
+    if tally.unexpected:
+        c.note("unexpected: " + ", ".join(tally.unexpected[:10]))
+    return c.finish()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""The web pages over HTTP (Starlette's TestClient): CSRF, headers, cookies, errors, statuses."""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import pytest
+
+pytest.importorskip("starlette")
+
+from fakes import FakeTwilio, configure, http_server  # noqa: E402, F401 (fixture)
+from store_dump import dump_store  # noqa: E402
+with warnings.catch_warnings():  # Starlette would rather have httpx2; httpx works the same
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+from webapp import (  # noqa: E402, F401 (fixtures)
+    ALICE,
+    MASKED_PHONE,
+    PASSWORD,
+    PHONE,
+    app,
+    csrf_of,
+    latest_code,
+    shop,
+    twofa,
+    wrong,
+)
+
+POST_ROUTES = ["/login", "/login/code", "/login/resend", "/logout", "/account/two-factor",
+               "/account/two-factor/verify", "/account/two-factor/resend",
+               "/account/two-factor/entries/1/delete"]
+
+
+@pytest.fixture
+def browser(app, shop):
+    # https: the cookies are Secure, and an http client would keep them to itself.
+    with TestClient(app, base_url="https://shop.test", follow_redirects=False) as client:
+        yield client
+
+
+def post(client, path: str, **fields: str):
+    token = csrf_of(client.get("/login").text)
+    return client.post(path, data={"csrf_token": token, **fields})
+
+
+def log_in(client, email: str = ALICE, password: str = PASSWORD):
+    return post(client, "/login", email=email, password=password)
+
+
+def enrol(client, twofa) -> None:
+    post(client, "/account/two-factor", method="1", phone=PHONE)
+    response = post(client, "/account/two-factor/verify", code=latest_code(twofa))
+    assert response.status_code == 303
+
+
+def test_a_post_without_the_sessions_csrf_token_is_refused(browser, twofa, home, database_url):
+    log_in(browser)
+    enrol(browser, twofa)
+    before = dump_store(database_url)
+    for path in POST_ROUTES:
+        missing = browser.post(path, data={"email": ALICE, "password": PASSWORD, "code": "123456"})
+        forged = browser.post(path, data={"csrf_token": "x" * 43, "email": ALICE, "code": "1"})
+        as_json = browser.post(path, json={"csrf_token": csrf_of(browser.get("/login").text)})
+        assert (missing.status_code, forged.status_code, as_json.status_code) == (403, 403, 403), path
+        assert "did not come from this site" in missing.text
+    # another browser's token is no good either: it belongs to another session
+    with TestClient(browser.app, base_url="https://shop.test", follow_redirects=False) as other:
+        foreign = csrf_of(other.get("/login").text)
+    assert browser.post("/logout", data={"csrf_token": foreign}).status_code == 403
+    assert dump_store(database_url) == before
+    assert browser.get("/account").status_code == 200  # still signed in: the logout was refused
+
+
+def test_pages_send_the_security_headers(browser, twofa):
+    pages = [browser.get("/login"), log_in(browser), browser.get("/account"),
+             browser.get("/account/two-factor"), browser.get("/nowhere"),
+             browser.get("/static/style.css"), browser.post("/logout")]
+    for response in pages:
+        csp = response.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "no-referrer"
+    for response in pages[:5]:
+        assert response.headers["cache-control"] == "no-store"
+    for response in pages[:4]:  # no inline script: no <script> without src, no on…= handler
+        assert not re.search(r"<script(?![^>]*\bsrc=)|\son[a-z]+=", response.text)
+
+
+def test_code_pages_are_not_stored(browser, twofa):
+    log_in(browser)
+    enrol(browser, twofa)
+    post(browser, "/logout")
+    assert log_in(browser).headers["location"] == "/login/code"
+    page = browser.get("/login/code")
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    assert "Verification code" in page.text and MASKED_PHONE in page.text
+
+
+def test_unknown_account_and_wrong_password_look_the_same(browser):
+    unknown = log_in(browser, "ghost@example.com", PASSWORD)
+    wrong_password = log_in(browser, ALICE, "not the password")
+    assert unknown.status_code == wrong_password.status_code == 401
+
+    def message(response) -> str:
+        return re.search(r'role="alert">([^<]*)<', response.text).group(1)
+
+    assert message(unknown) == message(wrong_password) == "wrong email or password"
+    assert browser.get("/account").status_code == 303  # neither signed anyone in
+
+
+def test_the_trusted_cookie_is_httponly_secure_lax_and_lives_as_long_as_the_device(
+        browser, twofa, database_url):
+    log_in(browser)
+    enrol(browser, twofa)
+    post(browser, "/logout")
+    log_in(browser)
+    response = post(browser, "/login/code", code=latest_code(twofa), trust="yes")
+    assert response.status_code == 303 and response.headers["location"] == "/account"
+    [cookie] = [c for c in response.headers.get_list("set-cookie") if c.startswith("twofa_trusted=")]
+    attributes = [part.strip() for part in cookie.split(";")]
+    token = attributes[0].removeprefix("twofa_trusted=")
+    assert len(token) >= 43
+    assert {a.lower() for a in attributes[1:]} == {
+        "httponly", "max-age=2592000", "path=/", "samesite=lax", "secure"}
+    assert token not in repr(dump_store(database_url))  # the store keeps only its hash
+    session = [c for c in response.headers.get_list("set-cookie") if c.startswith("twofa_session=")]
+    assert session and "httponly" in session[0].lower() and "secure" in session[0].lower()
+    post(browser, "/logout")
+    assert log_in(browser).headers["location"] == "/account"  # no code on this device
+
+
+def test_errors_are_words_with_their_http_status(browser, twofa, clock):
+    log_in(browser)
+    bad_phone = post(browser, "/account/two-factor", method="1", phone="555-0199")
+    assert bad_phone.status_code == 400 and "Mobile phone number" in bad_phone.text
+    unknown_method = post(browser, "/account/two-factor", method="99", phone=PHONE)
+    assert unknown_method.status_code == 404
+    assert post(browser, "/account/two-factor", method="1", phone=PHONE).status_code == 303
+    code = latest_code(twofa)
+    wrong_code = post(browser, "/account/two-factor/verify", code=wrong(code))
+    assert wrong_code.status_code == 401 and "wrong code (4 tries left)" in wrong_code.text
+    assert 'name="code"' in wrong_code.text  # the code form again
+    not_a_code = post(browser, "/account/two-factor/verify", code="12ab56")
+    assert not_a_code.status_code == 400 and "a code is 6 digits" in not_a_code.text
+    too_soon = post(browser, "/account/two-factor/resend")
+    assert too_soon.status_code == 429 and int(too_soon.headers["retry-after"]) > 0
+    assert "before asking for a new code" in too_soon.text and "Send New Code" in too_soon.text
+    assert "disabled" not in too_soon.text
+    clock.advance(seconds=31)
+    assert post(browser, "/account/two-factor/resend").status_code == 303
+    assert "A new code was sent." in browser.get("/account/two-factor").text
+    missing_entry = post(browser, "/account/two-factor/entries/999/delete")
+    assert missing_entry.status_code == 404
+    for text in (bad_phone.text, wrong_code.text, too_soon.text, missing_entry.text):
+        assert "Traceback" not in text and "File \"" not in text
+
+
+def test_a_failed_delivery_is_a_502_in_words(browser, twofa, home, http_server):
+    fake = FakeTwilio(http_server)
+    twofa.add_provider("twilio", title="Live SMS", options={
+        "account_sid": fake.sid, "auth_token": fake.token, "from_number": "+14155550100",
+        "api_base_url": fake.base_url})
+    method = twofa.add_secondary_auth(provider="Live SMS", title="Live text")
+    configure(home, delivery={"mode": "live"})
+    from twofa_cli import TwoFactor
+    from twofa_cli.web import create_app
+
+    fake.fail_next(400, 21610, "Attempt to send to unsubscribed recipient")
+    with TwoFactor.open(home) as live, TestClient(create_app(live), base_url="https://shop.test",
+                                                   follow_redirects=False) as client:
+        log_in(client)
+        failed = post(client, "/account/two-factor", method=str(method.id), phone=PHONE)
+    assert failed.status_code == 502
+    assert "Traceback" not in failed.text and fake.token not in failed.text
+    assert re.search(r'role="alert">[^<]+<', failed.text)
+
+
+def test_an_unexpected_failure_is_a_500_page_without_details(browser, twofa, monkeypatch):
+    log_in(browser)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("internal detail that must not leak")
+
+    monkeypatch.setattr(twofa, "account", broken)
+    with TestClient(browser.app, base_url="https://shop.test", raise_server_exceptions=False,
+                    cookies=browser.cookies) as client:
+        response = client.get("/account")
+    assert response.status_code == 500
+    assert "Something went wrong" in response.text
+    assert "internal detail" not in response.text and "Traceback" not in response.text
+    assert response.headers["x-frame-options"] == "DENY"
+
+
+def test_pages_need_a_session_and_a_tampered_one_is_none(browser):
+    assert browser.get("/account").headers["location"] == "/login"
+    assert browser.get("/account/two-factor").headers["location"] == "/login"
+    assert browser.get("/login/code").headers["location"] == "/login"
+    log_in(browser)
+    assert browser.get("/account").status_code == 200
+    cookie = browser.cookies["twofa_session"]
+    data, _, signature = cookie.partition(".")
+    import base64
+    import json
+
+    forged = json.loads(base64.b64decode(data))
+    forged["account_id"] = forged["account_id"] + 1
+    browser.cookies.set("twofa_session", base64.b64encode(json.dumps(forged).encode()).decode()
+                        + "." + signature, domain="shop.test")
+    assert browser.get("/account").headers["location"] == "/login"
+
+
+def test_a_huge_form_is_refused_before_any_route(browser):
+    token = csrf_of(browser.get("/login").text)
+    response = browser.post("/login", data={"csrf_token": token, "email": "a" * 100_000})
+    assert response.status_code == 413
+
+
+def test_the_email_method_asks_for_an_email_address(browser, twofa):
+    twofa.add_provider("smtp", title="Mail", options={})
+    method = twofa.add_secondary_auth(provider="Mail", title="Email")
+    log_in(browser)
+    page = browser.get(f"/account/two-factor?method={method.id}").text
+    assert '<label for="destination">Email address</label>' in page and 'name="email"' in page
+    assert post(browser, "/account/two-factor", method=str(method.id),
+                email="alice@example.com").status_code == 303
+    assert twofa.outbox(limit=1)[0].to == "alice@example.com"
+
+
+def test_text_from_the_form_is_escaped_in_the_page(browser):
+    log_in(browser)
+    hostile = '"><script>alert(1)</script>'
+    response = post(browser, "/account/two-factor", method=hostile, phone=PHONE)
+    assert response.status_code == 404
+    assert "<script>alert(1)" not in response.text and "&lt;script&gt;alert(1)" in response.text
+    post(browser, "/logout")
+    echoed = log_in(browser, email=hostile, password=PASSWORD)
+    assert echoed.status_code == 401 and "<script>alert(1)" not in echoed.text

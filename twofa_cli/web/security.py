@@ -1,0 +1,131 @@
+"""Every page's protections, in one place: security headers, CSRF, a bounded form body.
+
+A pure ASGI middleware inside Starlette's SessionMiddleware: it gives each session a
+CSRF token, refuses (403) any POST whose form does not carry it, parses the form once
+(``form(request)`` hands it to the route) and adds the headers a reviewer expects.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable
+from urllib.parse import parse_qsl
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CSRF_FIELD = "csrf_token"
+MAX_FORM_BYTES = 16_384  # the largest form here is a few hundred bytes
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+HEADERS = {
+    # No inline script or style anywhere; the pages load /static files only.
+    "content-security-policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "x-frame-options": "DENY",
+    "referrer-policy": "no-referrer",
+    "x-content-type-options": "nosniff",
+    "cross-origin-opener-policy": "same-origin",
+}
+# Pages and redirects carry destinations, account data and cookies: no cache keeps them.
+# Only the static files (style sheet, script) may be cached.
+PAGE_HEADERS = {"cache-control": "no-store"}
+
+Refuse = Callable[[Request, str, int], Response]
+
+
+def add_headers(headers: MutableHeaders, path: str) -> None:
+    headers.update(HEADERS)
+    if not path.startswith("/static/"):
+        headers.update(PAGE_HEADERS)
+
+
+def csrf_token(request: Request) -> str:
+    token: str = request.session["csrf"]
+    return token
+
+
+def form(request: Request) -> dict[str, str]:
+    """The POSTed form, already parsed and CSRF-checked by the middleware."""
+    parsed: dict[str, str] = request.scope.get("twofa.form", {})
+    return parsed
+
+
+class SecurityMiddleware:
+    def __init__(self, app: ASGIApp, *, refuse: Refuse) -> None:
+        self.app = app
+        self.refuse = refuse  # renders the error page: (request, message, status) -> Response
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        session = scope["session"]
+        if "csrf" not in session:
+            session["csrf"] = secrets.token_urlsafe(32)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                add_headers(MutableHeaders(scope=message), scope["path"])
+            await send(message)
+
+        if scope["method"] in SAFE_METHODS:
+            await self.app(scope, receive, send_with_headers)
+            return
+        try:
+            body = await _read_form_body(scope, receive)
+            fields = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+            if not hmac.compare_digest(fields.get(CSRF_FIELD, "").encode(), session["csrf"].encode()):
+                raise _Refused(403, "This form has expired or did not come from this site. "
+                                    "Reload the page and try again.")
+        except _Refused as refused:
+            response = self.refuse(Request(scope), refused.message, refused.status)
+            await response(scope, receive, send_with_headers)
+            return
+        scope["twofa.form"] = fields
+        await self.app(scope, _replay(body, receive), send_with_headers)
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.message = message
+
+
+async def _read_form_body(scope: Scope, receive: Receive) -> bytes:
+    """The body of a small urlencoded form; anything else is refused before a route sees it."""
+    content_type = Headers(scope=scope).get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        raise _Refused(403, "This form did not come from this site.")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Refused(400, "The request was cut short.")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_FORM_BYTES:
+            raise _Refused(413, "The form is too large.")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """Hand the route the body once more; then wait for the client as usual."""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
