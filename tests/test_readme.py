@@ -13,10 +13,10 @@ def python_blocks() -> list[str]:
 
 
 def test_library_example_runs(home, sms_setup, capsys):
-    from twofa_cli.runtime import open_runtime
-    from twofa_cli.services import accounts
+    from twofa_cli import TwoFactor
 
-    accounts.set_password(open_runtime(home), "alice@example.com", "correct horse battery")
+    with TwoFactor.open(home) as twofa:
+        twofa.set_password("alice@example.com", "correct horse battery")
     [block] = python_blocks()
     exec(compile(block, "README.md", "exec"), {"home": str(home)})
     assert capsys.readouterr().out.startswith("1 rejected no code is pending")
