@@ -57,7 +57,8 @@ def email_of(i: int) -> str:
 def build_store(home: Path, accounts: int) -> None:
     """A simulate-mode home with ``accounts`` accounts, each with one past enrolment."""
     c.prepare_home(home, throttle={"provider_hourly_cap": 1_000_000,
-                                   "max_per_destination_per_hour": 100})
+                                   "max_per_destination_per_hour": 100,
+                                   "max_challenges_per_account_per_hour": 1000})
     db = home / "twofa.db"
     c.fill_accounts(db, range(1, accounts + 1), email_of=email_of)
     connection = sqlite3.connect(db)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, case, func, or_, update
 from sqlmodel import Session, col, select
@@ -96,11 +96,17 @@ def ensure_challenge_allowed(session: Session, rt: Runtime, account: Account) ->
         wait = delivery.seconds_until(rt, oldest + delivery.HOUR)
         raise Throttled(f"{count} codes were requested for this account in the last hour: "
                         f"try again in {wait} s", retry_after=wait)
-    if newest_open is not None:
-        ready_at = newest_open + timedelta(seconds=throttle.challenge_interval_seconds)
-        if ready_at > rt.now():
-            wait = delivery.seconds_until(rt, ready_at)
-            raise Throttled(f"wait {wait} s before asking for a new code", retry_after=wait)
+    ensure_waited(rt, newest_open, throttle.challenge_interval_seconds)
+
+
+def ensure_waited(rt: Runtime, last: datetime | None, seconds: int) -> None:
+    """Refuse a new code until ``seconds`` have passed since ``last`` (if any)."""
+    if last is None:
+        return
+    ready_at = last + timedelta(seconds=seconds)
+    if ready_at > rt.now():
+        wait = delivery.seconds_until(rt, ready_at)
+        raise Throttled(f"wait {wait} s before asking for a new code", retry_after=wait)
 
 
 def open_challenge(
@@ -195,11 +201,7 @@ def resend(rt: Runtime, account: str) -> dict:
                     f"a code was already sent {challenge.sends} times: start again by logging in "
                     "or enrolling"
                 )
-            if challenge.last_sent_at is not None:
-                ready_at = challenge.last_sent_at + timedelta(seconds=throttle.resend_interval_seconds)
-                if ready_at > rt.now():
-                    wait = delivery.seconds_until(rt, ready_at)
-                    raise Throttled(f"wait {wait} s before asking for a new code", retry_after=wait)
+            ensure_waited(rt, challenge.last_sent_at, throttle.resend_interval_seconds)
             send_code(session, rt, challenge)
             return sent(challenge)
 
