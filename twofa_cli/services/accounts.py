@@ -215,12 +215,3 @@ class ImportRejected(BadInput):
         more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
         super().__init__(f"{len(problems)} bad rows, nothing imported: {shown}{more}")
         self.details["rows"] = [{"line": p.line, "message": p.message} for p in problems]
-
-
-def account_id(rt: Runtime, ident: str) -> int | None:
-    """The id behind an id or email, or None: for client-side cookie lookups."""
-    try:
-        with rt.transaction() as session:
-            return find(session, Account, ident, by="email", what="account").id
-    except NotFound:
-        return None
