@@ -99,12 +99,17 @@ def wall(run: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def run_process(argv: Sequence[str], *, env: dict[str, str], expect: int = 0) -> tuple[float, float]:
+def run_process(argv: Sequence[str], *, env: dict[str, str], expect: int = 0,
+                stdin: bytes = b"") -> tuple[float, float]:
     """Wall time and CPU time (user + system) of one fresh process, whose exit code must be
-    ``expect``. CPU time moves less than wall time with the load of a shared machine."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    ``expect``; ``stdin`` is what it reads. CPU time moves less than wall time with the
+    load of a shared machine."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.TemporaryFile() as given:
+        given.write(stdin)
+        given.seek(0)
         start = time.perf_counter()
-        child = subprocess.Popen(argv, env=env, stdout=out, stderr=err)
+        child = subprocess.Popen(argv, env=env, stdin=given, stdout=out, stderr=err)
         _pid, status, usage = os.wait4(child.pid, 0)
         elapsed = time.perf_counter() - start
         child.returncode = os.waitstatus_to_exitcode(status)

@@ -45,7 +45,9 @@ def prepare(home: Path):
     from twofa_cli.services.enrollment import enroll
 
     # Every timed verify is a wrong code: keep the lockout and the send caps out of the way.
-    c.prepare_home(home, throttle={"max_per_destination_per_hour": 100, "resend_interval_seconds": 0},
+    c.prepare_home(home, throttle={"max_per_destination_per_hour": 100, "resend_interval_seconds": 0,
+                                   "challenge_interval_seconds": 0,
+                                   "max_challenges_per_account_per_hour": 1000},
                    lockout={"max_failures": 100})
     rt = open_runtime(home, actor="benchmark")
     accounts.add_account(rt, email=ACCOUNT, password=c.PASSWORD)

@@ -57,7 +57,8 @@ def email_of(i: int) -> str:
 def build_store(home: Path, accounts: int) -> None:
     """A simulate-mode home with ``accounts`` accounts, each with one past enrolment."""
     c.prepare_home(home, throttle={"provider_hourly_cap": 1_000_000,
-                                   "max_per_destination_per_hour": 100})
+                                   "max_per_destination_per_hour": 100,
+                                   "max_challenges_per_account_per_hour": 1000})
     db = home / "twofa.db"
     c.fill_accounts(db, range(1, accounts + 1), email_of=email_of)
     connection = sqlite3.connect(db)
@@ -78,9 +79,9 @@ def build_store(home: Path, accounts: int) -> None:
                       " entry_id, code_hmac, status, attempts, sends, last_sent_at, expires_at,"
                       " created_at) VALUES (?, 'enroll', ?, ?, ?, ?, 'used', 0, 1, ?, ?, ?)",
                       lambda i, n: (i, method_id, email_of(n), n, hmac_hex, at, expires, at)),
-        "delivery": ("INSERT INTO delivery (provider_id, destination, provider_message_id, sent_at)"
-                     " VALUES (?, ?, ?, ?)",
-                     lambda i, n: (provider_id, email_of(n), f"outbox-{n}", at)),
+        "delivery": ("INSERT INTO delivery (provider_id, destination, budget, provider_message_id,"
+                     " sent_at) VALUES (?, ?, ?, ?, ?)",
+                     lambda i, n: (provider_id, email_of(n), email_of(n), f"outbox-{n}", at)),
         "outbox": ('INSERT INTO outbox ("to", channel, subject, body, code, created_at)'
                    " VALUES (?, 'email', 'Verification code', ?, '123456', ?)",
                    lambda i, n: (email_of(n), body, at)),
@@ -147,6 +148,7 @@ class RawCycle:
         from twofa_cli.errors import Conflict, NotFound, Rejected, Throttled
         from twofa_cli.security import generate_code, mask_destination
         from twofa_cli.services.challenges import code_message
+        from twofa_cli.services.delivery import budget_key
 
         rt, settings = self.rt, self.rt.settings
         q = self._q
@@ -164,18 +166,24 @@ class RawCycle:
             method_id, provider_id = q("SELECT id, provider_id FROM secondary_auth WHERE title = ?",
                                        (METHOD,)).fetchone()
             q("SELECT channel, title FROM provider WHERE id = ?", (provider_id,)).fetchone()
-            destination = validate.email_address(destination)
+            destination = validate.email_address(destination).lower()
             if q("SELECT id FROM entry WHERE account_id = ? AND secondary_auth_id = ?"
                  " AND destination = ?", (account_id, method_id, destination)).fetchone():
                 raise Conflict("already enrolled")
             now = rt.now()
             if locked_until is not None and locked_until > _ts(now):
                 raise Throttled("locked")
+            since = _ts(now - timedelta(hours=1))
+            count, _oldest, _open = q(
+                "SELECT count(*), min(created_at), max(CASE WHEN status != 'used' THEN created_at END)"
+                " FROM challenge WHERE account_id = ? AND created_at > ?", (account_id, since)).fetchone()
+            if count >= settings.throttle.max_challenges_per_account_per_hour:
+                raise Throttled("account cap")
             q("UPDATE challenge SET status = 'superseded' WHERE account_id = ? AND status = 'pending'",
               (account_id,))
-            since = _ts(now - timedelta(hours=1))
+            budget = budget_key(destination)
             count, _oldest = q("SELECT count(*), min(sent_at) FROM delivery"
-                               " WHERE destination = ? AND sent_at > ?", (destination, since)).fetchone()
+                               " WHERE budget = ? AND sent_at > ?", (budget, since)).fetchone()
             if count >= settings.throttle.max_per_destination_per_hour:
                 raise Throttled("destination cap")
             count, _oldest = q("SELECT count(*), min(sent_at) FROM delivery"
@@ -197,8 +205,9 @@ class RawCycle:
             outbox_id = q('INSERT INTO outbox ("to", channel, subject, body, code, created_at)'
                           " VALUES (?, 'email', ?, ?, ?, ?)",
                           (destination, message.subject, message.text, code, _ts(now))).lastrowid
-            q("INSERT INTO delivery (provider_id, destination, provider_message_id, sent_at)"
-              " VALUES (?, ?, ?, ?)", (provider_id, destination, f"outbox-{outbox_id}", _ts(now)))
+            q("INSERT INTO delivery (provider_id, destination, budget, provider_message_id, sent_at)"
+              " VALUES (?, ?, ?, ?, ?)",
+              (provider_id, destination, budget, f"outbox-{outbox_id}", _ts(now)))
             q("INSERT INTO audit (at, actor, action, account_id, target, outcome, detail)"
               " VALUES (?, ?, 'code.sent', ?, ?, 'ok', 'enroll')",
               (_ts(now), rt.actor, account_id, mask_destination(destination)))
@@ -240,7 +249,7 @@ class RawCycle:
                         (challenge_id, given, settings.codes.max_attempts, now)).rowcount
             if claimed != 1:
                 raise Rejected("already used")
-            q("UPDATE account SET failed_verifications = 0, locked_until = NULL WHERE id = ?",
+            q("UPDATE account SET failed_verifications = 0, locked_until = NULL, lockouts = 0 WHERE id = ?",
               (account_id,))
             entry = q("SELECT id FROM entry WHERE account_id = ? AND secondary_auth_id = ?"
                       " AND destination = ?", (account_id, method_id, destination)).fetchone()

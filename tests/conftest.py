@@ -47,7 +47,6 @@ def _cheap_argon2(monkeypatch):
     from twofa_cli import security
 
     monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    monkeypatch.setattr(security, "_dummy", None)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -178,6 +178,7 @@ def test_eight_processes_log_in_and_verify_a_hundred_times_each(rt, sms_setup, h
     workers, rounds = 8, 100
     # Each account gets a code a round: raise the hourly cap per destination to its bound.
     set_throttle(home, "max_per_destination_per_hour", rounds)
+    set_throttle(home, "max_challenges_per_account_per_hour", rounds)  # and per account
     emails = [f"shopper{i}@example.com" for i in range(workers)]
     import_accounts(rt, tmp_path, emails)
     for i, email in enumerate(emails):

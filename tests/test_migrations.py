@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import CheckConstraint, inspect, insert, select, text
+from sqlalchemy import CheckConstraint, column, inspect, insert, select, table, text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
@@ -25,6 +25,15 @@ from twofa_cli.store.models import (
 T0 = datetime(2025, 6, 1, 9, 30, 15, 123456, tzinfo=UTC)
 ADMIN_TABLES = [Setting, Provider, SecondaryAuth, AuditEvent]
 CUSTOMER_TABLES = [Account, Entry, Challenge, Delivery, OutboxMessage, TrustedDevice]
+# Columns that revisions after 0002 add: the old rows compared here have none of them.
+ADDED_LATER = {"account": {"lockouts"}, "delivery": {"budget"}}
+
+
+def old_table(model):
+    """``model``'s table as revision 0002 made it (the columns added later left out)."""
+    new = model.__table__
+    return table(new.name, *[column(c.name, c.type) for c in new.columns
+                             if c.name not in ADDED_LATER.get(new.name, ())])
 
 
 def fill_admin_side(engine) -> None:
@@ -56,7 +65,7 @@ def fill_admin_side(engine) -> None:
 def fill_customer_side(engine) -> None:
     """Rows a deployment at revision 0002 would hold, including a provider's deliveries."""
     with engine.begin() as connection:
-        connection.execute(insert(Account.__table__), [
+        connection.execute(insert(old_table(Account)), [
             {"id": 1, "email": "alice@example.com", "name": "Alice", "password_hash": "$argon2id$x",
              "is_admin": False, "failed_verifications": 3, "locked_until": None, "created_at": T0},
             {"id": 2, "email": "root@example.com", "name": "", "password_hash": "$argon2id$y",
@@ -76,7 +85,7 @@ def fill_customer_side(engine) -> None:
              "status": "pending", "attempts": 0, "sends": 1, "last_sent_at": None,
              "expires_at": T0, "created_at": T0},
         ])
-        connection.execute(insert(Delivery.__table__), [
+        connection.execute(insert(old_table(Delivery)), [
             {"id": i, "provider_id": 1, "destination": "+14155550123",
              "provider_message_id": f"outbox-{i}", "sent_at": T0} for i in (1, 2, 3)
         ])
@@ -91,14 +100,13 @@ def fill_customer_side(engine) -> None:
 
 
 def snapshot(engine, tables) -> dict[str, list[tuple]]:
+    def rows(model):
+        old = old_table(model)
+        key = [old.c[c.name] for c in model.__table__.primary_key.columns]
+        return [tuple(row) for row in connection.execute(select(old).order_by(*key))]
+
     with engine.connect() as connection:
-        return {
-            model.__tablename__: [
-                tuple(row) for row in connection.execute(
-                    select(model.__table__).order_by(*model.__table__.primary_key.columns))
-            ]
-            for model in tables
-        }
+        return {model.__tablename__: rows(model) for model in tables}
 
 
 @pytest.fixture
@@ -204,6 +212,35 @@ def test_upgraded_rows_get_the_new_rules(cli, engine, old_store):
         connection.execute(insert(Challenge.__table__).values(
             account_id=1, purpose="login", secondary_auth_id=2, destination="a@example.com",
             code_hmac="", status="expired", attempts=0, sends=0, expires_at=T0, created_at=T0))
+
+
+def test_0005_folds_email_destinations_and_keys_the_send_budgets(cli, engine, old_store):
+    schema.upgrade(engine, "0004")
+    with engine.begin() as connection:
+        connection.execute(insert(Entry.__table__), [
+            {"id": 2, "account_id": 1, "secondary_auth_id": 2, "destination": "Alice@Example.com",
+             "created_at": T0},
+            {"id": 3, "account_id": 2, "secondary_auth_id": 2, "destination": "Root@Example.com",
+             "created_at": T0},
+            {"id": 4, "account_id": 2, "secondary_auth_id": 2, "destination": "root@example.com",
+             "created_at": T0},
+        ])
+        connection.execute(text("UPDATE challenge SET destination = 'Alice@Example.com' WHERE id = 2"))
+        connection.execute(insert(old_table(Delivery)), [
+            {"id": 4, "provider_id": 2, "destination": "Victim@Example.com",
+             "provider_message_id": "outbox-4", "sent_at": T0}])
+    assert cli("db", "upgrade").exit_code == 0
+    with engine.connect() as connection:
+        entries = connection.execute(text("SELECT id, destination FROM entry ORDER BY id")).all()
+        pending = connection.execute(text("SELECT destination FROM challenge WHERE id = 2")).scalar()
+        budgets = connection.execute(text("SELECT budget FROM delivery ORDER BY id")).scalars().all()
+        lockouts = connection.execute(text("SELECT lockouts FROM account ORDER BY id")).scalars().all()
+    # entry 3 would collide with entry 4 once folded: it keeps its spelling
+    assert entries == [(1, "+14155550123"), (2, "alice@example.com"), (3, "Root@Example.com"),
+                       (4, "root@example.com")]
+    assert pending == "alice@example.com"
+    assert budgets == ["+14155550123"] * 3 + ["victim@example.com"]
+    assert lockouts == [0, 0]
 
 
 def test_a_failing_upgrade_changes_nothing(engine, old_store):

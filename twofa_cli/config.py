@@ -53,6 +53,8 @@ class CodesConfig(_Section):
 class LockoutConfig(_Section):
     max_failures: int = Field(10, ge=1, le=100)
     lock_seconds: int = Field(900, ge=60, le=86400)
+    # Each lock after another, with no success between, lasts twice as long, up to this.
+    max_lock_seconds: int = Field(86400, ge=60, le=604800)
 
 
 class ThrottleConfig(_Section):
@@ -60,6 +62,10 @@ class ThrottleConfig(_Section):
     max_sends_per_challenge: int = Field(5, ge=1, le=20)
     max_per_destination_per_hour: int = Field(10, ge=1, le=100)
     provider_hourly_cap: int = Field(1000, ge=1, le=1_000_000)
+    # New challenges (enroll, login) of one account: an interval, unless the last one
+    # was completed, and an hourly cap.
+    challenge_interval_seconds: int = Field(30, ge=0, le=3600)
+    max_challenges_per_account_per_hour: int = Field(10, ge=1, le=1000)
 
 
 class TrustedDevicesConfig(_Section):

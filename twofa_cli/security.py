@@ -129,24 +129,37 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
-    """Check a password; with no hash, burn the same time so both paths look alike."""
+    """Check a password; with no hash, one argon2 verification all the same.
+
+    Both paths run exactly one argon2 verify and nothing else (rule 9): an unknown
+    account checks the password against a dummy hash with the hasher's own parameters.
+    """
     from argon2.exceptions import InvalidHashError, VerificationError
 
-    hasher = _password_hasher()
     try:
-        return hasher.verify(password_hash or _dummy_hash(), password) and bool(password_hash)
+        return _password_hasher().verify(password_hash or _dummy_hash(), password) and bool(password_hash)
     except (VerificationError, InvalidHashError):
         return False
 
 
-_dummy = None
-
-
 def _dummy_hash() -> str:
-    global _dummy
-    if _dummy is None:
-        _dummy = _password_hasher().hash(secrets.token_hex(16))
-    return _dummy
+    """A well-formed argon2id hash that no password matches, built without hashing.
+
+    Verifying it costs what verifying a real hash of the configured parameters costs;
+    building it costs nothing, so no call (the first of a process included) does an
+    extra hash. Random salt and digest: no password can be known to match it.
+    """
+    from argon2 import Type
+    from argon2.low_level import ARGON2_VERSION
+
+    hasher = _password_hasher()
+
+    def b64(size: int) -> str:
+        return base64.b64encode(os.urandom(size)).decode().rstrip("=")
+
+    return (f"$argon2{Type.ID.name.lower()}$v={ARGON2_VERSION}"
+            f"$m={hasher.memory_cost},t={hasher.time_cost},p={hasher.parallelism}"
+            f"${b64(hasher.salt_len)}${b64(hasher.hash_len)}")
 
 
 def is_argon2_hash(value: str) -> bool:

@@ -8,6 +8,7 @@ import typer
 
 from twofa_cli.cli.accounts import PasswordStdinOpt, read_password
 from twofa_cli.cli.output import JsonOpt, emit, note, runtime
+from twofa_cli.errors import Rejected
 
 AccountArg = Annotated[str, typer.Argument(help="Account id or email.", metavar="A")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="Simulated browser that keeps the cookie.")]
@@ -61,9 +62,17 @@ def verify(
 
     rt = runtime(ctx)
     browser = Browser(rt.settings.home, device)
-    result = check(rt, account, code, trust_device=trust_device, device=device)
-    if result.device_token:
-        browser.set_cookie(result.account_id, result.device_token)
+
+    def keep_cookie(account_id: int, token: str) -> None:
+        # Called before the store commits: a cookie that cannot be written trusts nothing.
+        try:
+            browser.set_cookie(account_id, token)
+        except OSError as exc:
+            raise Rejected(f"cannot keep the trusted-device cookie in {browser.path}: "
+                           f"{exc.strerror or exc}; nothing was changed") from None
+
+    result = check(rt, account, code, trust_device=trust_device, device=device,
+                   keep_token=keep_cookie)
     emit(result.public(), as_json=json_, title="Verified")
 
 
@@ -89,15 +98,14 @@ def login(
       printf '%s\\n' "$PASSWORD" | twofa login alice@example.com --password-stdin --device laptop
     """
     from twofa_cli.browser import Browser
-    from twofa_cli.services.accounts import account_id
     from twofa_cli.services.login import login as log_in
 
     rt = runtime(ctx)
     browser = Browser(rt.settings.home, device)
     password = read_password(password_stdin, confirm=False)
-    known = account_id(rt, account)
-    token = browser.cookie(known) if known is not None else None
-    result = log_in(rt, account, password, device_token=token)
+    # The cookie is read once the password is right: before, an unknown account and a
+    # wrong password must cost alike (no lookup, no file read for one of them only).
+    result = log_in(rt, account, password, cookie=browser.cookie)
     if result["status"] == "code_sent":
         _code_sent(result, rt, json_)
     else:

@@ -260,11 +260,3 @@ class ImportRejected(_ImportProblems, BadInput):
 class ImportConflict(_ImportProblems, Conflict):
     """Rows whose emails are taken, and nothing else wrong (exit 1, like `account add`)."""
 
-
-def account_id(rt: Runtime, ident: str) -> int | None:
-    """The id behind an id or email, or None: for client-side cookie lookups."""
-    try:
-        with rt.transaction() as session:
-            return find(session, Account, ident, by="email", what="account").id
-    except NotFound:
-        return None

@@ -23,6 +23,8 @@ from twofa_cli.store.engine import serialize_on
 from twofa_cli.store.models import Delivery, OutboxMessage, Provider
 
 HOUR = timedelta(hours=1)
+# Providers that deliver every dotted spelling of a local part to one mailbox.
+_DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
 
 
 def _sent_since(column):
@@ -32,7 +34,7 @@ def _sent_since(column):
 
 
 # Built once: check_caps runs on every send, and building these cost more than running them.
-_TO_DESTINATION = _sent_since(Delivery.destination)
+_TO_DESTINATION = _sent_since(Delivery.budget)
 _BY_PROVIDER = _sent_since(Delivery.provider_id)
 
 
@@ -46,20 +48,52 @@ def destination_for(rt: Runtime, provider: Provider, to: str) -> str:
         return validate.phone_number(to, rt.settings.sms.allowed_countries)
     if not looks_like_email:
         raise BadInput(f"{provider.title!r} sends email: give an email address, not a phone number")
-    return validate.email_address(to)
+    # Lower-cased as a whole: one entry per mailbox whatever the case it was typed in.
+    return validate.email_address(to).lower()
 
 
-def check_caps(session: Session, rt: Runtime, provider: Provider, destination: str) -> None:
+def budget_key(destination: str) -> str:
+    """The one spelling of a destination that the send caps count (SECURITY.md rule 20).
+
+    Phones are E.164 already (``validate.phone_number``). An email address is
+    case-folded, loses its ``+tag`` (``victim+1@…`` and ``victim+2@…`` reach one
+    mailbox at every common provider) and, at gmail.com and googlemail.com, its
+    dots, since Gmail delivers ``v.ictim@`` to ``victim@``. Folding more spellings
+    together than a mailbox really has only makes a cap stricter, never looser;
+    entries themselves keep the address merely lower-cased, the form they are sent to.
+    """
+    if "@" not in destination:
+        return destination
+    local, _, domain = destination.casefold().rpartition("@")
+    local = local.partition("+")[0] or local
+    if domain in _DOTLESS_DOMAINS:
+        local, domain = local.replace(".", ""), _DOTLESS_DOMAINS[domain]
+    return f"{local}@{domain}"
+
+
+def budget_for(destination: str, *, owner_id: int | None = None) -> str:
+    """The hourly budget a send spends (contract, "Send budgets").
+
+    Sends to a destination that the requesting account has not verified (enrolments,
+    provider tests) share the destination's budget across all accounts. A code to an
+    account's own verified entry (a login) spends a budget of that account apart, so
+    no other account can exhaust the budget its owner needs to log in.
+    """
+    key = budget_key(destination)
+    return key if owner_id is None else f"account:{owner_id}:{key}"
+
+
+def check_caps(session: Session, rt: Runtime, provider: Provider, budget: str) -> None:
     """Refuse a send over the per-destination or per-provider hourly cap (SMS pumping)."""
     throttle = rt.settings.throttle
     since = rt.now() - HOUR
-    serialize_on(session, f"twofa-send:{destination}")
-    to_destination = session.exec(_TO_DESTINATION, params={"key": destination, "since": since}).one()
+    serialize_on(session, f"twofa-send:{budget}")
+    to_destination = session.exec(_TO_DESTINATION, params={"key": budget, "since": since}).one()
     if to_destination[0] >= throttle.max_per_destination_per_hour:
         raise Throttled(
             f"{throttle.max_per_destination_per_hour} codes were sent to this destination in the "
             f"last hour: try again in {_wait(rt, to_destination[1])}",
-            retry_after=_seconds_until(rt, to_destination[1] + HOUR),
+            retry_after=seconds_until(rt, to_destination[1] + HOUR),
         )
     serialize_on(session, f"twofa-provider:{provider.id}")
     by_provider = session.exec(_BY_PROVIDER, params={"key": provider.id, "since": since}).one()
@@ -67,23 +101,25 @@ def check_caps(session: Session, rt: Runtime, provider: Provider, destination: s
         raise Throttled(
             f"provider {provider.title!r} reached its cap of {throttle.provider_hourly_cap} "
             f"messages an hour: try again in {_wait(rt, by_provider[1])}",
-            retry_after=_seconds_until(rt, by_provider[1] + HOUR),
+            retry_after=seconds_until(rt, by_provider[1] + HOUR),
         )
 
 
-def _seconds_until(rt: Runtime, moment: datetime) -> int:
+def seconds_until(rt: Runtime, moment: datetime) -> int:
+    """Whole seconds to wait for ``moment`` (at least 1): a throttled error's retry_after."""
     return max(1, int((moment - rt.now()).total_seconds()) + 1)
 
 
 def _wait(rt: Runtime, oldest: datetime) -> str:
-    return f"{_seconds_until(rt, oldest + HOUR)} s"
+    return f"{seconds_until(rt, oldest + HOUR)} s"
 
 
 def deliver(
     session: Session, rt: Runtime, provider: Provider, message: Message, *,
-    code: str | None = None, live: bool | None = None,
+    code: str | None = None, live: bool | None = None, budget: str | None = None,
 ) -> Receipt:
-    """Send (or simulate) one message and log it for the caps. Raises DeliveryFailed."""
+    """Send (or simulate) one message and log it against ``budget`` (default: the
+    destination's shared one) for the caps. Raises DeliveryFailed."""
     if live is None:
         live = rt.settings.delivery.mode == "live"
     medium = channel_class(provider.channel).medium
@@ -99,6 +135,7 @@ def deliver(
         receipt = Receipt(channel="outbox", to=message.to, message_id=f"outbox-{outbox.id}",
                           status="simulated")
     session.add(Delivery(provider_id=provider.id, destination=message.to,
+                         budget=budget or budget_for(message.to),
                          provider_message_id=receipt.message_id[:200], sent_at=rt.now()))
     return receipt
 
@@ -109,7 +146,7 @@ def send_test(rt: Runtime, ident: str, *, to: str, live: bool = False) -> dict:
     with rt.transaction() as session:
         provider = find(session, Provider, ident, by="title", what="provider")
         destination = destination_for(rt, provider, to)
-        check_caps(session, rt, provider, destination)
+        check_caps(session, rt, provider, budget_for(destination))
         message = Message(
             to=destination,
             subject="twofa test message",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlmodel import col, select
 
 from twofa_cli.errors import Rejected
@@ -15,10 +17,16 @@ from twofa_cli.store.models import Account, Entry, SecondaryAuth
 WRONG_CREDENTIALS = "wrong email or password"
 
 
-def login(rt: Runtime, account: str, password: str, *, device_token: str | None = None) -> dict:
+def login(
+    rt: Runtime, account: str, password: str, *, device_token: str | None = None,
+    cookie: Callable[[int], str | None] | None = None,
+) -> dict:
     """Check the password; then authenticate, or send a code to the newest 2FA entry.
 
-    An unknown account and a wrong password fail alike, in message and in time.
+    An unknown account and a wrong password fail alike, in message and in time: the
+    same lookup, one argon2 verification, the same audit insert. A client that keeps
+    trusted-device cookies per account passes ``cookie`` (account id -> token), read
+    only once the password is right, instead of looking the account up beforehand.
     """
     with rt.transaction() as session:
         row = _lookup(session, account)
@@ -29,6 +37,8 @@ def login(rt: Runtime, account: str, password: str, *, device_token: str | None 
                          target=str(account)[:100], outcome="rejected")
         raise Rejected(WRONG_CREDENTIALS)
     account_id = row.id
+    if device_token is None and cookie is not None:
+        device_token = cookie(account_id)
 
     def work() -> dict:
         with rt.transaction() as session:
@@ -56,7 +66,7 @@ def login(rt: Runtime, account: str, password: str, *, device_token: str | None 
 
 def _lookup(session, account: str) -> Account | None:
     text = str(account).strip().lower()
-    if text.isdigit():
+    if text.isascii() and text.isdigit() and len(text) <= 18:  # a 64-bit id, as common.find
         return session.get(Account, int(text))
     return session.exec(select(Account).where(Account.email == text[:254])).first()
 

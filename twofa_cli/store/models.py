@@ -72,8 +72,11 @@ class Account(SQLModel, table=True):
     name: str = Field(default="", max_length=200)
     password_hash: str = Field(max_length=200)
     is_admin: bool = False
-    failed_verifications: int = 0  # consecutive; only a success resets it
+    # Consecutive wrong codes since the last success or the end of the last lock.
+    failed_verifications: int = 0
     locked_until: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    # Locks since the last success: each lasts twice as long as the one before.
+    lockouts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(sa_column=_utc_column(nullable=False))
 
 
@@ -119,13 +122,15 @@ class Delivery(SQLModel, table=True):
 
     __tablename__ = "delivery"
     __table_args__ = (
-        Index("ix_delivery_destination_sent_at", "destination", "sent_at"),
+        Index("ix_delivery_budget_sent_at", "budget", "sent_at"),
         Index("ix_delivery_provider_sent_at", "provider_id", "sent_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     # The row outlives its provider: the per-destination cap must still count it.
     provider_id: int | None = Field(default=None, foreign_key="provider.id", ondelete="SET NULL")
     destination: str = Field(max_length=254)
+    # The per-destination budget the send spent (services/delivery.py budget_for).
+    budget: str = Field(default="", max_length=300, sa_column_kwargs={"server_default": ""})
     provider_message_id: str = Field(default="", max_length=200)
     sent_at: datetime = Field(sa_column=_utc_column(nullable=False))
 
