@@ -14,9 +14,14 @@ MAX_TITLE = 200
 # paragraph separators (a label is one line), and the bidi embeddings, overrides and
 # isolates that make a label display as something else ("Trojan Source"). Zero-width
 # joiners, marks and the LRM/RLM marks stay allowed: real text in many scripts uses them.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_CONTROL_CHARS = r"\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[{_CONTROL_CHARS}]")
 # What Python makes of bytes that are not UTF-8 in argv or a file (surrogateescape).
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_SURROGATE_CHARS = r"\ud800-\udfff"
+_SURROGATE = re.compile(f"[{_SURROGATE_CHARS}]")
+# What must never reach a terminal or a log as it is: the characters above, which act
+# instead of showing, and lone surrogates, which no output encoding can carry.
+UNPRINTABLE = re.compile(f"[{_CONTROL_CHARS}{_SURROGATE_CHARS}]")
 
 
 def text(value: str, what: str = "title", *, max_length: int = MAX_TITLE) -> str:
@@ -31,6 +36,20 @@ def text(value: str, what: str = "title", *, max_length: int = MAX_TITLE) -> str
     if _CONTROL.search(value):
         raise BadInput(f"{what} must not contain control characters")
     return value
+
+
+def printable(value: str, *, keep: str = "") -> str:
+    """``value`` with every unprintable character written as its escape (``\\x1b``,
+    ``\\u202e``): it shows on a terminal instead of acting. ``keep`` names layout
+    characters (a newline) to leave as they are."""
+
+    def escape(match: re.Match) -> str:
+        char = match.group()
+        if char in keep:
+            return char
+        return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+    return UNPRINTABLE.sub(escape, value)
 
 
 def phone_number(value: str, allowed_countries: list[str] | tuple[str, ...] = ()) -> str:

@@ -1,6 +1,8 @@
 """One renderer for every command: JSON on request, rich tables otherwise.
 
-Only data goes to stdout; notes, warnings and errors go to stderr.
+Only data goes to stdout; notes, warnings and errors go to stderr. Text from outside
+(audit rows, provider replies, echoed input) passes here on its way to a terminal, so
+this is where control characters, bidi overrides and rich markup in it are made inert.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from twofa_cli.validate import UNPRINTABLE, printable
 
 if TYPE_CHECKING:
     from twofa_cli.errors import TwofaError
@@ -25,9 +29,10 @@ Columns = Sequence[tuple[str, str]]
 
 def emit(data: Any, *, as_json: bool, columns: Columns | None = None, title: str | None = None) -> None:
     if as_json:
-        typer.echo(json.dumps(data, ensure_ascii=False, default=str))
+        typer.echo(to_json(data))
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(soft_wrap=True)
@@ -38,16 +43,26 @@ def emit(data: Any, *, as_json: bool, columns: Columns | None = None, title: str
             table.add_column(header, overflow="fold")
         for row in data:
             table.add_row(*(_cell(row.get(key)) for key, _ in cols))
-        console.print(table if data else f"[dim]{title or 'nothing'}: none[/dim]")
+        console.print(table if data else f"[dim]{escape(title or 'nothing')}: none[/dim]")
     elif isinstance(data, dict):
         table = Table(title=title, show_header=False)
         table.add_column(style="bold")
         table.add_column(overflow="fold")
         for key, value in data.items():
-            table.add_row(key, _cell(value))
+            table.add_row(_cell(key), _cell(value))
         console.print(table)
     else:
-        console.print(str(data), markup=False, highlight=False)
+        console.print(printable(str(data), keep="\n"), markup=False, highlight=False)
+
+
+def to_json(data: Any) -> str:
+    """One JSON document, non-ASCII kept readable but nothing a terminal would act on.
+
+    ``json.dumps`` escapes C0 controls itself; DEL, C1, the bidi overrides and lone
+    surrogates it passes raw, so they become ``\\uXXXX`` here (the same string to a parser).
+    """
+    text = json.dumps(data, ensure_ascii=False, default=str)
+    return UNPRINTABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 _ISO_TIME = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(\.\d+)?\+00:00")
@@ -61,22 +76,22 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, dict):
-        return "\n".join(f"{k}: {_cell(v)}" for k, v in value.items())
+        return "\n".join(f"{_cell(k)}: {_cell(v)}" for k, v in value.items())
     if isinstance(value, list):
         return ", ".join(_cell(v) for v in value)
-    return escape("" if value is None else str(value))
+    return escape(printable("" if value is None else str(value)))
 
 
 def note(message: str) -> None:
-    typer.echo(message, err=True)
+    typer.echo(printable(message, keep="\n"), err=True)
 
 
 def report_error(exc: TwofaError, *, as_json: bool) -> None:
     if as_json:
         error = {"code": exc.code, "message": exc.message, **exc.details}
-        typer.echo(json.dumps({"error": error}, ensure_ascii=False, default=str))
+        typer.echo(to_json({"error": error}))
     else:
-        typer.echo(f"Error: {exc.message}", err=True)
+        typer.echo(f"Error: {printable(exc.message)}", err=True)
 
 
 def runtime(ctx: typer.Context) -> Runtime:
