@@ -154,6 +154,8 @@ def remove_provider(rt: Runtime, ident: str, *, cascade: bool = False) -> dict:
 def provider_public(provider: Provider, key: SecretKey) -> dict:
     channel_cls = channel_class(provider.channel)
     options = dict(provider.options)
+    if "api_base_url" in options:  # one stored before URLs were checked may hold a password
+        options["api_base_url"] = validate.without_userinfo(options["api_base_url"])
     if provider.secrets:
         for name, value in key.decrypt_json(provider.secrets).items():
             options[name] = mask_secret(value)
@@ -171,7 +173,8 @@ def provider_public(provider: Provider, key: SecretKey) -> dict:
 
 def open_channel(rt: Runtime, provider: Provider) -> Channel:
     channel_cls = channel_class(provider.channel)
-    return channel_cls(channel_cls.Options(**_options(provider, rt.key)), rt.settings)
+    # Validated again: a provider stored before a rule existed (a URL policy) meets it now.
+    return channel_cls(_validated(channel_cls, _options(provider, rt.key)), rt.settings)
 
 
 def instructions(channel: str) -> dict:
