@@ -406,3 +406,26 @@ def test_redirects_are_never_followed(cli, home, http_server, channel, status):
     assert sent.json["error"]["code"] == "delivery_failed"
     assert "redirect" in sent.json["error"]["message"]
     assert len(redirector.sent) == 1 and redirector.followed == []
+
+
+@pytest.mark.parametrize("channel", ["twilio", "cdyne"])
+def test_a_vendor_code_that_quotes_the_code_is_not_kept(home, cli, http_server, channel):
+    """The error code field itself is provider text: a hostile one answers with our code."""
+    codes: list[str] = []
+
+    def answer(request, echo):
+        text = request.form.get("Body") or json.loads(request.get_data())["Body"]
+        codes.append(re.search(r"\b\d{6}\b", text).group())
+        code = int(codes[-1])
+        if channel == "twilio":
+            body = {"code": code, "message": "no", "status": 400}
+            return Response(json.dumps(body), status=400, content_type="application/json")
+        return Response(json.dumps([{"MessageID": "x", "MessageStatus": code}]), status=200,
+                        content_type="application/json")
+
+    provider = EchoingProvider(http_server, TWILIO_PATH if channel == "twilio" else CDYNE_PATH,
+                               answer)
+    live_home(home, channel, provider.base_url)
+    failed = cli("enroll", ALICE, "--method", "Code", "--phone", PHONE, "--json")
+    assert failed.exit_code == 5, failed.stdout
+    assert_nothing_leaks(set(codes), failed.stdout, stored_text(home), cli("audit").stdout)

@@ -143,6 +143,16 @@ def scrub(text: str | bytes, secrets: Iterable[str | None], *, limit: int = REAS
     return text if len(text) <= limit else text[: limit - 1] + REDACTED
 
 
+def vendor_code(value: object, below: int) -> int | None:
+    """A provider's status or error code if it is a number below ``below``. Anything else in
+    that field is provider text (a hostile provider can put our code there): not kept."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 9:
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < below:
+        return value
+    return None
+
+
 def receipt_field(value: object, secrets: Iterable[str | None], default: str) -> str:
     """A message id or status from a provider's answer, if it is a plain token that quotes
     none of ``secrets`` (a hostile provider could answer with the code); else ``default``."""

@@ -18,6 +18,7 @@ from twofa_cli.channels.base import (
     redirect_refusal,
     scrub,
     send_with_retry,
+    vendor_code,
     where,
 )
 from twofa_cli.errors import BadInput, DeliveryFailed
@@ -143,9 +144,11 @@ Custom Service Provider: Cdyne (SMS codes)
                 provider_code=str(response.status_code),
             ) from None
         if status is not None and status >= 400:
+            known = vendor_code(status, 1000)  # Cdyne's statuses have three digits
             raise DeliveryFailed(
-                f"{CDYNE_REASONS.get(status, 'Cdyne refused the message')} (status {status})",
-                provider_code=str(status),
+                f"{CDYNE_REASONS.get(status, 'Cdyne refused the message')} "
+                f"({f'status {known}' if known else 'an unknown status'})",
+                provider_code=str(known) if known else None,
             )
         return self.receipt(message, message_id, _status_name(status))
 

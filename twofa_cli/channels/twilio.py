@@ -18,6 +18,7 @@ from twofa_cli.channels.base import (
     redirect_refusal,
     scrub,
     send_with_retry,
+    vendor_code,
     where,
 )
 from twofa_cli.errors import BadInput, DeliveryFailed
@@ -161,6 +162,7 @@ def _refused(status: int, code: int | None, text: str, secrets: list[str]) -> De
     """The DeliveryFailed for a Twilio error answer; 5xx may be retried, 4xx never."""
     if 300 <= status < 400:
         return redirect_refusal("Twilio", status)
+    code = vendor_code(code, 100_000)  # Twilio's error codes have five digits
     text = scrub(str(text or "").removeprefix("Unable to create record: "), secrets)
     reason = TWILIO_REASONS.get(code) or f"Twilio refused the message: {text or 'no reason given'}"
     failure = TransientFailure if status >= 500 else DeliveryFailed
