@@ -429,3 +429,21 @@ def test_a_vendor_code_that_quotes_the_code_is_not_kept(home, cli, http_server, 
     failed = cli("enroll", ALICE, "--method", "Code", "--phone", PHONE, "--json")
     assert failed.exit_code == 5, failed.stdout
     assert_nothing_leaks(set(codes), failed.stdout, stored_text(home), cli("audit").stdout)
+
+
+@pytest.mark.parametrize("url", ["http://169.254.169.254", "https://admin:hunter2@127.0.0.1:9"])
+def test_a_stored_url_that_breaks_the_policy_is_not_used(cli, home, http_server, url):
+    """A provider stored before the policy existed (or written to the store by hand)."""
+    live_home(home, "cdyne", http_server.url_for("/").rstrip("/"))
+    rt = open_runtime(home)
+    try:
+        with rt.transaction() as session:
+            provider = session.exec(select(Provider)).one()
+            provider.options = {**provider.options, "api_base_url": url}
+            session.add(provider)
+    finally:
+        rt.engine.dispose()
+    sent = cli("provider", "test", "P", "--to", PHONE, "--live", "--json")
+    assert sent.exit_code == 5 and sent.json["error"]["code"] == "delivery_failed"
+    assert "provider update" in sent.json["error"]["message"]
+    assert "hunter2" not in sent.stdout
