@@ -13,9 +13,12 @@ from twofa_cli.channels.base import (
     Message,
     Receipt,
     TransientFailure,
+    check_destination,
     network_reason,
+    redirect_refusal,
     scrub,
     send_with_retry,
+    vendor_code,
     where,
 )
 from twofa_cli.errors import BadInput, DeliveryFailed
@@ -69,7 +72,7 @@ class CdyneOptions(ChannelOptions):
     @field_validator("api_base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        return validate.http_url(value, "api_base_url")
+        return validate.provider_url(value, "api_base_url")
 
 
 class CdyneChannel(Channel):
@@ -112,10 +115,13 @@ Custom Service Provider: Cdyne (SMS codes)
         import requests
 
         url = self.options.api_base_url + SEND_PATH
-        secrets = [self.options.license_key]
+        secrets = self.confidential(message)
+        check_destination(url, "Cdyne")
         try:
+            # A redirect is a failure (redirect_refusal): following a 307 or 308 would re-send
+            # the License Key and the code to wherever the answer points.
             response = requests.post(url, json=payload, timeout=self.timeout,
-                                     headers={"Accept": "application/json"})
+                                     headers={"Accept": "application/json"}, allow_redirects=False)
         except requests.ConnectionError as exc:  # includes ConnectTimeout: nothing was sent
             raise TransientFailure(
                 f"Cdyne unreachable at {where(url)}: {network_reason(exc)}") from None
@@ -133,15 +139,18 @@ Custom Service Provider: Cdyne (SMS codes)
             status = _status_code(reply.get("MessageStatus"))
         except (ValueError, LookupError, TypeError, AttributeError):
             raise DeliveryFailed(
-                f"Cdyne answered unexpectedly: {scrub(response.text, secrets) or 'an empty reply'}"
+                f"Cdyne answered unexpectedly: {scrub(response.text, secrets) or 'an empty reply'} "
+                f"(HTTP {response.status_code})",
+                provider_code=str(response.status_code),
             ) from None
         if status is not None and status >= 400:
+            known = vendor_code(status, 1000)  # Cdyne's statuses have three digits
             raise DeliveryFailed(
-                f"{CDYNE_REASONS.get(status, 'Cdyne refused the message')} (status {status})",
-                provider_code=str(status),
+                f"{CDYNE_REASONS.get(status, 'Cdyne refused the message')} "
+                f"({f'status {known}' if known else 'an unknown status'})",
+                provider_code=str(known) if known else None,
             )
-        return Receipt(channel=self.name, to=message.to, message_id=message_id,
-                       status=_status_name(status))
+        return self.receipt(message, message_id, _status_name(status))
 
 
 def _digits(number: str) -> str:
@@ -163,6 +172,8 @@ def _status_name(code: int | None) -> str:
 
 def _refused(status: int, text: str, secrets: list[str]) -> DeliveryFailed:
     """The DeliveryFailed for an HTTP error answer; 5xx may be retried, 4xx never."""
+    if 300 <= status < 400:
+        return redirect_refusal("Cdyne", status)
     if status in CDYNE_REASONS and status < 500:
         return DeliveryFailed(f"{CDYNE_REASONS[status]} (HTTP {status})", provider_code=str(status))
     failure = TransientFailure if status >= 500 else DeliveryFailed

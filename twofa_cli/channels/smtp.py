@@ -81,7 +81,7 @@ Configio Service Provider: SMTP (email codes through the platform's relay)
         """One try at the relay; every failure becomes a DeliveryFailed with a plain reason."""
         relay = self.settings.smtp
         at = f"SMTP relay {relay.host}:{relay.port}"
-        secrets = [password]
+        secrets = [password, email.get_content()]  # what the relay's replies must not echo
         try:
             self._transmit(email, context, password)
         except smtplib.SMTPAuthenticationError as exc:

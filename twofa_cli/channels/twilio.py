@@ -13,9 +13,12 @@ from twofa_cli.channels.base import (
     Message,
     Receipt,
     TransientFailure,
+    check_destination,
     network_reason,
+    redirect_refusal,
     scrub,
     send_with_retry,
+    vendor_code,
     where,
 )
 from twofa_cli.errors import BadInput, DeliveryFailed
@@ -67,7 +70,7 @@ class TwilioOptions(ChannelOptions):
     @field_validator("api_base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        return validate.http_url(value, "api_base_url")
+        return validate.provider_url(value, "api_base_url")
 
     @classmethod
     def merge(cls, current: dict, changes: dict) -> dict:
@@ -126,18 +129,17 @@ Custom Service Provider: Twilio (SMS codes)
                   else {"messaging_service_sid": options.messaging_service_sid})
 
         def attempt() -> Receipt:
-            sent = self._create(client, to=message.to, body=message.text, **sender)
-            return Receipt(channel=self.name, to=message.to, message_id=sent.sid,
-                           status=sent.status or "sent")
+            sent = self._create(client, message, to=message.to, body=message.text, **sender)
+            return self.receipt(message, sent.sid, sent.status or "sent")
 
         return send_with_retry(attempt)
 
-    def _create(self, client, **fields):
+    def _create(self, client, message: Message, **fields):
         """One Messages API request through the SDK; whatever it raises becomes a DeliveryFailed."""
         import requests
         from twilio.base.exceptions import TwilioException, TwilioRestException
 
-        secrets = [self.options.auth_token]
+        secrets = self.confidential(message)
         try:
             return client.messages.create(**fields)
         except TwilioRestException as exc:
@@ -158,6 +160,9 @@ Custom Service Provider: Twilio (SMS codes)
 
 def _refused(status: int, code: int | None, text: str, secrets: list[str]) -> DeliveryFailed:
     """The DeliveryFailed for a Twilio error answer; 5xx may be retried, 4xx never."""
+    if 300 <= status < 400:
+        return redirect_refusal("Twilio", status)
+    code = vendor_code(code, 100_000)  # Twilio's error codes have five digits
     text = scrub(str(text or "").removeprefix("Unable to create record: "), secrets)
     reason = TWILIO_REASONS.get(code) or f"Twilio refused the message: {text or 'no reason given'}"
     failure = TransientFailure if status >= 500 else DeliveryFailed
@@ -169,6 +174,8 @@ def _refused(status: int, code: int | None, text: str, secrets: list[str]) -> De
 def _http_client_class():
     """Twilio's own HTTP client, sent to ``api_base_url`` and given our timeout.
 
+    Every request goes only where the URL policy allows (``check_destination``, after
+    TWILIO_EDGE or TWILIO_REGION may have rewritten the host) and never follows a redirect.
     Built on first use so that the twilio package is imported only when sending.
     """
     from twilio.http.http_client import TwilioHttpClient
@@ -181,6 +188,7 @@ def _http_client_class():
         def request(self, method, url, *args, **kwargs):
             if url.startswith(TWILIO_API + "/"):
                 url = self.base_url + url[len(TWILIO_API):]
-            return super().request(method, url, *args, **kwargs)
+            check_destination(url, "Twilio")
+            return super().request(method, url, *args, **{**kwargs, "allow_redirects": False})
 
     return RedirectingHttpClient

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Iterator, MutableMapping
@@ -33,7 +34,7 @@ from twofa_cli.cli import (
     serve,
     setup,
 )
-from twofa_cli.cli.output import FORMATS, chosen_format, report_error
+from twofa_cli.cli.output import FORMATS, chosen_format, note, report_error
 
 
 @dataclass
@@ -184,8 +185,10 @@ class TwofaGroup(TyperGroup):
         except typer.TyperException as exc:  # usage errors: unknown option, missing argument
             if as_json:
                 report_error(BadInput(exc.format_message()), as_json=True)
-            else:
-                exc.show()
+            else:  # Click's usage text, with the argument it echoes made inert
+                usage = io.StringIO()
+                exc.show(file=usage)
+                note(usage.getvalue().rstrip("\n"))
             code = exc.exit_code
         except typer.Abort:
             report_error(Rejected("aborted"), as_json=as_json)

@@ -1,7 +1,9 @@
 """One renderer for every command: JSON on request, rich tables at a terminal, and
 tab-separated rows when stdout is a pipe or a file (``--format`` chooses explicitly).
 
-Only data goes to stdout; notes, warnings and errors go to stderr.
+Only data goes to stdout; notes, warnings and errors go to stderr. Text from outside
+(audit rows, provider replies, echoed input) passes here on its way to a terminal, so
+this is where control characters, bidi overrides and rich markup in it are made inert.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+from twofa_cli.validate import UNPRINTABLE, UNPRINTABLE_CHARS, printable
 
 if TYPE_CHECKING:
     from twofa_cli.errors import TwofaError
@@ -53,12 +57,13 @@ def output_format(as_json: bool = False) -> str:
 def emit(data: Any, *, as_json: bool, columns: Columns | None = None, title: str | None = None) -> None:
     chosen = output_format(as_json)
     if chosen == "json":
-        typer.echo(json.dumps(data, ensure_ascii=False, default=str))
+        typer.echo(to_json(data))
         return
     if chosen == "tsv":
         _emit_tsv(data, columns)
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(soft_wrap=True)
@@ -69,16 +74,26 @@ def emit(data: Any, *, as_json: bool, columns: Columns | None = None, title: str
             table.add_column(header, overflow="fold")
         for row in data:
             table.add_row(*(_cell(row.get(key)) for key, _ in cols))
-        console.print(table if data else f"[dim]{title or 'nothing'}: none[/dim]")
+        console.print(table if data else f"[dim]{escape(title or 'nothing')}: none[/dim]")
     elif isinstance(data, dict):
         table = Table(title=title, show_header=False)
         table.add_column(style="bold")
         table.add_column(overflow="fold")
         for key, value in data.items():
-            table.add_row(key, _cell(value))
+            table.add_row(_cell(key), _cell(value))
         console.print(table)
     else:
-        console.print(str(data), markup=False, highlight=False)
+        console.print(printable(str(data), keep="\n"), markup=False, highlight=False)
+
+
+def to_json(data: Any) -> str:
+    """One JSON document, non-ASCII kept readable but nothing a terminal would act on.
+
+    ``json.dumps`` escapes C0 controls itself; DEL, C1, the bidi overrides and lone
+    surrogates it passes raw, so they become ``\\uXXXX`` here (the same string to a parser).
+    """
+    text = json.dumps(data, ensure_ascii=False, default=str)
+    return UNPRINTABLE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 _ISO_TIME = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(\.\d+)?\+00:00")
@@ -92,14 +107,14 @@ def _cell(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, dict):
-        return "\n".join(f"{k}: {_cell(v)}" for k, v in value.items())
+        return "\n".join(f"{_cell(k)}: {_cell(v)}" for k, v in value.items())
     if isinstance(value, list):
         return ", ".join(_cell(v) for v in value)
-    return escape("" if value is None else str(value))
+    return escape(printable("" if value is None else str(value)))
 
 
 # Tabs and newlines would split a row or a field; other controls must not reach a terminal.
-_TSV_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\\]")
+_TSV_UNSAFE = re.compile(f"[{UNPRINTABLE_CHARS}\\\\]")
 _TSV_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r", "\\": "\\\\"}
 
 
@@ -136,15 +151,15 @@ def _tsv_text(value: Any) -> str:
 
 
 def note(message: str) -> None:
-    typer.echo(message, err=True)
+    typer.echo(printable(message, keep="\n"), err=True)
 
 
 def report_error(exc: TwofaError, *, as_json: bool) -> None:
     if as_json:
         error = {"code": exc.code, "message": exc.message, **exc.details}
-        typer.echo(json.dumps({"error": error}, ensure_ascii=False, default=str))
+        typer.echo(to_json({"error": error}))
     else:
-        typer.echo(f"Error: {exc.message}", err=True)
+        typer.echo(f"Error: {printable(exc.message)}", err=True)
 
 
 def runtime(ctx: typer.Context) -> Runtime:

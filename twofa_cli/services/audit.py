@@ -6,6 +6,7 @@ from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from twofa_cli.runtime import Runtime
+from twofa_cli.validate import printable
 from twofa_cli.services.common import find, iso
 from twofa_cli.store.models import Account, AuditEvent
 
@@ -28,14 +29,25 @@ def record(
         _INSERT,
         {
             "at": rt.now(),
-            "actor": rt.actor[:200],
+            "actor": _inert(rt.actor, 200),
             "action": action,
             "account_id": account_id,
-            "target": target[:300],
+            "target": _inert(target, 300),
             "outcome": outcome,
-            "detail": detail[:500],
+            "detail": _inert(detail, 500),
         },
     )
+
+
+def _inert(text: str, limit: int) -> str:
+    """Free text as the trail keeps it: control and bidi characters escaped, at most ``limit``.
+
+    Actor, target and detail may come from anyone (``--actor``, the account typed at
+    login, a provider's reply); whatever later reads the trail (a terminal, psql, a log
+    shipper) must find neither terminal codes nor forged lines in it.
+    """
+    text = printable(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def list_events(rt: Runtime, *, account: str | None = None, limit: int = 50) -> list[dict]:

@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from twofa_cli import validate
 from twofa_cli.channels import Channel, channel_class
-from twofa_cli.errors import BadInput, Conflict
+from twofa_cli.errors import BadInput, Conflict, DeliveryFailed
 from twofa_cli.runtime import Runtime
 from twofa_cli.security import SecretKey, mask_secret
 from twofa_cli.services import audit
@@ -31,7 +31,7 @@ def _validated(channel: type[Channel], options: dict):
             message = f"{field} is required"
         elif error["type"] == "extra_forbidden":
             message = f"{field} is not an option of {channel.name}"
-        elif field:  # "account_sid: Account SID must be AC followed by 32 hex digits"
+        elif field and not message.startswith(field):  # "account_sid: Account SID must be AC…"
             message = f"{field}: {message}"
         raise BadInput(message) from None
 
@@ -161,6 +161,8 @@ def remove_provider(rt: Runtime, ident: str, *, cascade: bool = False) -> dict:
 def provider_public(provider: Provider, key: SecretKey) -> dict:
     channel_cls = channel_class(provider.channel)
     options = dict(provider.options)
+    if "api_base_url" in options:  # one stored before URLs were checked may hold a password
+        options["api_base_url"] = validate.without_userinfo(options["api_base_url"])
     if provider.secrets:
         for name, value in key.decrypt_json(provider.secrets).items():
             options[name] = mask_secret(value)
@@ -178,7 +180,13 @@ def provider_public(provider: Provider, key: SecretKey) -> dict:
 
 def open_channel(rt: Runtime, provider: Provider) -> Channel:
     channel_cls = channel_class(provider.channel)
-    return channel_cls(channel_cls.Options(**_options(provider, rt.key)), rt.settings)
+    # Validated again: a provider stored before a rule existed (the URL policy) must meet it.
+    try:
+        options = _validated(channel_cls, _options(provider, rt.key))
+    except BadInput as exc:
+        raise DeliveryFailed(f"provider {provider.title!r} cannot be used: {exc.message} "
+                             "(fix it with `twofa provider update`)") from None
+    return channel_cls(options, rt.settings)
 
 
 def instructions(channel: str) -> dict:
