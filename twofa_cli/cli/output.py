@@ -123,7 +123,7 @@ def _emit_tsv(data: Any, columns: Columns | None) -> None:
     if isinstance(data, dict):
         data = [data]
     elif not isinstance(data, list):
-        typer.echo(str(data))
+        typer.echo(printable(str(data), keep="\n"))
         return
     keys = [key for key, _ in columns] if columns else list(data[0]) if data else []
     if not keys:
