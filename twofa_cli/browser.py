@@ -29,11 +29,11 @@ class Browser:
         # Refuse a folder or cookie file that is a symlink, someone else's or the wrong
         # type now, before the command changes anything in the store.
         if files.inspect(self.folder, folder=True):
-            files.inspect(self.path)
+            files.inspect(self.path, secret=True)
 
     def _cookies(self) -> dict:
         files.inspect(self.folder, folder=True)
-        content = files.read_private(self.path)
+        content = files.read_private(self.path, secret=True)  # a token stands in for a code
         try:
             data = json.loads(content) if content else {}
         except ValueError:  # not JSON, or not UTF-8: a browser with garbage cookies has none

@@ -121,14 +121,13 @@ def make_private_folder(path: Path, *, parents: bool = False) -> bool:
 
 
 def create_private_file(path: Path) -> None:
-    """Create an empty owner-only file if none is there (never through a symlink)."""
+    """Create an empty owner-only file if none is there (never through a symlink).
+    OSError if it cannot be made: the caller knows what the file is for."""
     try:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                          PRIVATE_FILE))
     except FileExistsError:
         inspect(path)
-    except OSError as exc:
-        raise _unwritable(path, exc) from None
 
 
 def remove(path: Path) -> bool:
@@ -147,8 +146,7 @@ def remove(path: Path) -> bool:
 def _check(path: Path, info: os.stat_result, *, folder: bool, secret: bool) -> None:
     mode = stat.S_IMODE(info.st_mode)
     if stat.S_ISLNK(info.st_mode):
-        raise Rejected(f"{path} is a symbolic link, which twofa never follows: "
-                       f"replace it with a real {'folder' if folder else 'file'} (`rm {path}`)")
+        raise _symlink(path, "folder" if folder else "file")
     if folder and not stat.S_ISDIR(info.st_mode):
         raise BadInput(f"{path} is not a folder")
     if not folder and not stat.S_ISREG(info.st_mode):
@@ -159,25 +157,31 @@ def _check(path: Path, info: os.stat_result, *, folder: bool, secret: bool) -> N
                        f"run `chown {me} {path}` if it is yours, or use a home of your own")
     wanted = PRIVATE_DIR if folder else PRIVATE_FILE
     if secret and mode & _GROUP_OR_OTHERS_ANY:
-        raise Rejected(f"{path} is readable by group or others (mode {mode:o}): "
+        raise Rejected(f"{path} holds a secret and is open to group or others (mode {mode:o}): "
                        f"run `chmod {wanted:o} {path}`")
     if mode & _GROUP_OR_OTHERS_WRITE:
         raise Rejected(f"{path} is writable by group or others (mode {mode:o}): "
                        f"run `chmod {wanted:o} {path}`")
 
 
+def _symlink(path: Path, kind: str) -> Rejected:
+    return Rejected(f"{path} is a symbolic link, which twofa never follows: "
+                    f"use the path it points to, or replace it with a real {kind}")
+
+
 def _unusable(path: Path, exc: OSError) -> Exception:
     if exc.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink
-        return Rejected(f"{path} is a symbolic link, which twofa never follows: "
-                        f"replace it with a real file (`rm {path}`)")
-    if exc.errno in (errno.ENOTDIR, errno.EEXIST):
+        return _symlink(path, "file")
+    if exc.errno == errno.ENOTDIR:
         return BadInput(f"{path}: a part of this path is a file, not a folder")
     return Rejected(f"cannot use {path}: {exc.strerror}")
 
 
 def _unwritable(path: Path, exc: OSError) -> Exception:
-    if exc.errno in (errno.ENOTDIR, errno.EISDIR):
-        return BadInput(f"cannot write {path}: a part of this path is not a folder, or it is one")
+    if exc.errno == errno.EISDIR:
+        return BadInput(f"cannot write {path}: it is a folder")
+    if exc.errno == errno.ENOTDIR:
+        return _unusable(path, exc)
     return Rejected(f"cannot write {path}: {exc.strerror}")
 
 

@@ -97,9 +97,8 @@ def load_secret_key(key_file: Path) -> SecretKey:
     return SecretKey(content)
 
 
-def write_private_file(path: Path, content: str) -> None:
-    """Write ``path`` owner-only and atomically, never through a symlink (files.py)."""
-    write_private(path, content)
+# The name earlier callers import; files.write_private is the one implementation.
+write_private_file = write_private
 
 
 # -- passwords -----------------------------------------------------------------------

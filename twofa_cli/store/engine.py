@@ -12,7 +12,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session, create_engine
 
 from twofa_cli import files
-from twofa_cli.errors import BadInput, DatabaseUnavailable, Rejected
+from twofa_cli.errors import BadInput, DatabaseUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -64,8 +64,8 @@ def _check_sqlite_files(database: Path) -> None:
         files.inspect(path)
     try:
         files.create_private_file(database)
-    except Rejected as exc:
-        raise DatabaseUnavailable(f"cannot create the database file: {exc.message}") from None
+    except OSError as exc:
+        raise DatabaseUnavailable(f"cannot create the database file {database}: {exc.strerror}") from None
 
 
 @contextmanager
