@@ -28,7 +28,7 @@ from tests.store_dump import dump_store
 
 ALICE = "alice@example.com"
 PASSWORD = "correct horse battery"
-EXAMPLES_PER_COMMAND = 10
+EXAMPLES_PER_COMMAND = 8
 
 
 def _commands():
@@ -56,8 +56,8 @@ COMMANDS, ROOT = _commands()
 def test_the_walk_finds_every_command():
     names = {" ".join(words) for words, _ in COMMANDS}
     assert {"init", "login", "verify", "account import", "provider add custom twilio",
-            "device forget", "db upgrade"} <= names
-    assert len(names) == len(COMMANDS) >= 40
+            "device forget", "db upgrade", "export", "apply", "serve"} <= names
+    assert len(names) == len(COMMANDS) >= 50
 
 
 # -- values --------------------------------------------------------------------------------------
@@ -184,6 +184,11 @@ def shop(home, shop_template, tmp_path, monkeypatch):
     (csv / "junk.csv").write_bytes(b"email,password_hash\n\xff\xfe,$argon2id$v=19$m=8,t=1,p=1$x$y\n")
     monkeypatch.chdir(tmp_path)  # relative paths and sqlite:///rel.db land here
     _no_network(monkeypatch)
+    # `twofa serve` runs until stopped: everything up to the server loop is fuzzed, the
+    # loop itself returns at once (and so never prints the URL it prints once bound).
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: None)
     return {"tmp": tmp_path, "home": home}
 
 
@@ -230,7 +235,7 @@ def test_any_input_gives_a_contract_exit_code_and_changes_nothing_when_refused(
 
         assert 0 <= run.exit_code <= 5, (args, run.exit_code, run.stdout, run.stderr)
         assert "run with --debug" not in run.stdout + run.stderr, (args, run.stderr)
-        if as_json:
+        if as_json and not (words == ("serve",) and run.exit_code == 0):
             document, end = json.JSONDecoder().raw_decode(run.stdout)
             assert run.stdout[end:].strip() == "", (args, run.stdout)
             if run.exit_code:
