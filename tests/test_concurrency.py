@@ -125,9 +125,10 @@ def _upgrade_at_once(database_url, barrier) -> tuple:
 
 
 def cheap_password_hash() -> str:
-    from argon2 import PasswordHasher
+    from twofa_cli.security import hash_password
 
-    return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1).hash(PASSWORD)
+    # The test-sized cost conftest configures: the import refuses anything weaker.
+    return hash_password(PASSWORD)
 
 
 def import_accounts(rt, tmp_path, emails: list[str]) -> None:

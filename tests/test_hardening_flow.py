@@ -7,6 +7,7 @@ section titles.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -334,7 +335,7 @@ def test_a_cookie_that_cannot_be_kept_leaves_no_trusted_device(rt, sms_setup):
     assert count(rt, TrustedDevice) == 1
 
 
-def test_cli_verify_with_an_unwritable_cookie_jar_trusts_nothing(cli, home):
+def test_cli_verify_with_an_unwritable_cookie_jar_trusts_nothing(cli, home, monkeypatch):
     from tests.test_story import latest_code
 
     for args in (("provider", "add", "custom", "twilio", "--title", "SMS", "--account-sid", "AC" + "a1" * 16,
@@ -346,15 +347,23 @@ def test_cli_verify_with_an_unwritable_cookie_jar_trusts_nothing(cli, home):
     assert cli("enroll", ALICE, "--method", METHOD, "--phone", PHONE).exit_code == 0
     assert cli("verify", ALICE, latest_code(cli)).exit_code == 0
     assert cli("login", ALICE, "--password-stdin", input=f"{PASSWORD}\n").exit_code == 0
-    (home / "devices").write_text("not a folder")  # the browser cannot keep a cookie
+    code = latest_code(cli)
+    (home / "devices").write_text("not a folder")  # seen before anything changes: bad input
+    refused = cli("verify", ALICE, code, "--trust-device", "--json")
+    assert (refused.exit_code, refused.json["error"]["code"]) == (2, "bad_input")
+    (home / "devices").unlink()
 
-    failed = cli("verify", ALICE, latest_code(cli), "--trust-device", "--json")
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:  # the disk fills up as the cookie is written
+        patch.setattr(os, "fsync", disk_full)
+        failed = cli("verify", ALICE, latest_code(cli), "--trust-device", "--json")
 
     assert (failed.exit_code, failed.json["error"]["code"]) == (1, "rejected")
-    assert "cookie" in failed.json["error"]["message"]
+    assert "devices" in failed.json["error"]["message"]
     devices_listed = cli("device", "list", ALICE, "--json").json
     assert [d for d in devices_listed if d["state"] == "active"] == []
-    (home / "devices").unlink()
     again = cli("verify", ALICE, latest_code(cli), "--trust-device", "--json")
     assert again.exit_code == 0 and again.json["trusted_device"] is True
     assert [d["state"] for d in cli("device", "list", ALICE, "--json").json] == ["active"]

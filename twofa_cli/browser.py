@@ -2,7 +2,8 @@
 
 A browser named NAME is the file ``TWOFA_HOME/devices/NAME.json`` (owner-only),
 mapping account ids to the token the server handed out once. The server side
-keeps only the token's SHA-256 (services/devices.py).
+keeps only the token's SHA-256 (services/devices.py). The file and its folder
+are handled by files.py: never through a symlink, replaced atomically.
 """
 
 from __future__ import annotations
@@ -11,10 +12,11 @@ import json
 import re
 from pathlib import Path
 
+from twofa_cli import files
 from twofa_cli.errors import BadInput
-from twofa_cli.security import write_private_file
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,128}")  # what security.new_device_token hands out
 
 
 class Browser:
@@ -22,28 +24,34 @@ class Browser:
         if not _NAME.fullmatch(name or ""):
             raise BadInput("a device name is 1-64 letters, digits, '.', '_' or '-'")
         self.name = name
-        self.path = home / "devices" / f"{name}.json"
+        self.folder = home / files.DEVICES
+        self.path = self.folder / f"{name}.json"
+        # Refuse a folder or cookie file that is a symlink, someone else's or the wrong
+        # type now, before the command changes anything in the store.
+        if files.inspect(self.folder, folder=True):
+            files.inspect(self.path, secret=True)
 
-    def _cookies(self) -> dict[str, str]:
+    def _cookies(self) -> dict:
+        files.inspect(self.folder, folder=True)
+        content = files.read_private(self.path, secret=True)  # a token stands in for a code
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (FileNotFoundError, ValueError):
+            data = json.loads(content) if content else {}
+        except ValueError:  # not JSON, or not UTF-8: a browser with garbage cookies has none
             return {}
         return data if isinstance(data, dict) else {}
 
     def cookie(self, account_id: int) -> str | None:
-        return self._cookies().get(str(account_id))
+        """The account's token; anything that cannot be one (a number, a list, non-ASCII)
+        is no cookie at all, so the login falls back to a code."""
+        token = self._cookies().get(str(account_id))
+        return token if isinstance(token, str) and _TOKEN.fullmatch(token) else None
 
     def set_cookie(self, account_id: int, token: str) -> None:
         cookies = self._cookies()
         cookies[str(account_id)] = token
-        self.path.parent.mkdir(mode=0o700, exist_ok=True)
-        write_private_file(self.path, json.dumps(cookies))
+        files.make_private_folder(self.folder)
+        files.write_private(self.path, json.dumps(cookies))
 
     def clear(self) -> bool:
         """Forget every cookie, as when the user clears the browser's cookies."""
-        try:
-            self.path.unlink()
-            return True
-        except FileNotFoundError:
-            return False
+        return files.inspect(self.folder, folder=True) is not None and files.remove(self.path)

@@ -264,7 +264,11 @@ def describe_errors(exc: ValidationError, layers: Layers | None = None) -> str:
 
 def load_initialised_settings(home: str | Path | None = None, *,
                               database_url: str | None = None) -> Settings:
-    """``load_settings`` for a home that `twofa init` has set up; a hint to run it otherwise."""
+    """``load_settings`` for a home that `twofa init` has set up; a hint to run it otherwise.
+    A home that is unsafe to use (a symlink, someone else's, open to others) is refused."""
+    from twofa_cli.files import check_home
+
+    check_home(resolve_home(home))
     settings = load_settings(home, database_url=database_url)
     if not settings.config_file.is_file():
         raise NotInitialised(f"{settings.home} is not a twofa home: run `twofa init`")

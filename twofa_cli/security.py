@@ -8,11 +8,11 @@ import hmac
 import json
 import os
 import secrets
-import stat
 from functools import cached_property
 from pathlib import Path
 
 from twofa_cli.errors import NotInitialised, Rejected
+from twofa_cli.files import read_private, write_private
 
 SECRET_KEY_ENV = "TWOFA_SECRET_KEY"
 
@@ -87,27 +87,18 @@ def codes_match(expected_hmac: str, given_hmac: str) -> bool:
 
 
 def load_secret_key(key_file: Path) -> SecretKey:
-    """``TWOFA_SECRET_KEY`` if set, else the key file, which must be owner-only."""
+    """``TWOFA_SECRET_KEY`` if set, else the key file: a regular file of the user's own,
+    owner-only, never read through a symlink (files.py)."""
     if env_key := os.environ.get(SECRET_KEY_ENV):
         return SecretKey(env_key)
-    try:
-        mode = key_file.stat().st_mode
-    except FileNotFoundError:
-        raise NotInitialised(f"no secret key at {key_file}: run `twofa init`") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise Rejected(
-            f"{key_file} is readable by group or others (mode {stat.S_IMODE(mode):o}): "
-            f"run `chmod 600 {key_file}`"
-        )
-    return SecretKey(key_file.read_bytes())
+    content = read_private(key_file, secret=True, limit=4096)
+    if content is None:
+        raise NotInitialised(f"no secret key at {key_file}: run `twofa init`")
+    return SecretKey(content)
 
 
-def write_private_file(path: Path, content: str) -> None:
-    """Create ``path`` owner-only (0600) from the first byte; never widen an existing file."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(content)
-    os.chmod(path, 0o600)
+# The name earlier callers import; files.write_private is the one implementation.
+write_private_file = write_private
 
 
 # -- passwords -----------------------------------------------------------------------
@@ -171,6 +162,22 @@ def is_argon2_hash(value: str) -> bool:
         return extract_parameters(value).type is Type.ID
     except (InvalidHashError, ValueError):
         return False
+
+
+def weaker_hash_parameters(value: str) -> list[str]:
+    """What in an argon2 hash falls short of the parameters this deployment hashes with
+    ("memory_cost 8 < 65536", …); empty when it is at least as strong. Parallelism is
+    not compared: fewer lanes over the same memory cost an attacker no less."""
+    from argon2 import extract_parameters
+    from argon2.low_level import ARGON2_VERSION
+
+    have, want = extract_parameters(value), _password_hasher()
+    short = [f"{name} {getattr(have, name)} < {getattr(want, name)}"
+             for name in ("time_cost", "memory_cost", "hash_len", "salt_len")
+             if getattr(have, name) < getattr(want, name)]
+    if have.version < ARGON2_VERSION:
+        short.append(f"version {have.version} < {ARGON2_VERSION}")
+    return short
 
 
 # -- masking -------------------------------------------------------------------------

@@ -172,6 +172,7 @@ class TwofaGroup(TyperGroup):
         as_json = "--json" in argv
         debug = "--debug" in argv or os.environ.get("TWOFA_DEBUG") == "1"
         try:
+            _strict_stdin()
             with chosen_format(output_format if output_format in FORMATS else None):
                 result = super().main(
                     argv, prog_name or "twofa", complete_var, standalone_mode=False, **extra
@@ -196,15 +197,29 @@ class TwofaGroup(TyperGroup):
         except Exception as exc:
             if debug:
                 raise
-            report_error(_unexpected(exc), as_json=as_json)
-            code = 1
+            error = _unexpected(exc)
+            report_error(error, as_json=as_json)
+            code = error.exit_code
         if standalone_mode:
             sys.exit(code)
         return code
 
 
+def _strict_stdin() -> None:
+    """Read standard input as strict UTF-8: Python's default for it (surrogateescape)
+    would let undecodable bytes through as lone surrogates, to trip up later."""
+    if isinstance(sys.stdin, io.TextIOWrapper) and sys.stdin.errors != "strict":
+        sys.stdin.reconfigure(errors="strict")
+
+
 def _unexpected(exc: Exception):
-    from twofa_cli.errors import TwofaError
+    from twofa_cli.errors import BadInput, TwofaError
+
+    # Bytes that are not UTF-8: met reading standard input, or, as the lone surrogates
+    # Python makes of them in argv, when an argument is encoded to be stored.
+    if isinstance(exc, UnicodeDecodeError) or (
+            isinstance(exc, UnicodeEncodeError) and exc.reason == "surrogates not allowed"):
+        return BadInput("an argument or standard input is not UTF-8 text")
 
     first_line = (str(exc).splitlines() or [""])[0][:200]
     error = TwofaError(f"unexpected {type(exc).__name__}: {first_line} (run with --debug for details)")

@@ -13,9 +13,9 @@ from sqlmodel import Session, col, select
 from twofa_cli import validate
 from twofa_cli.errors import BadInput, Conflict, NotFound
 from twofa_cli.runtime import Runtime
-from twofa_cli.security import hash_password, is_argon2_hash, verify_password
+from twofa_cli.security import hash_password, is_argon2_hash, verify_password, weaker_hash_parameters
 from twofa_cli.services import audit, devices
-from twofa_cli.services.common import find, iso
+from twofa_cli.services.common import find, iso, sql_integer
 from twofa_cli.services.entries import delete_entry
 from twofa_cli.store.models import Account, Challenge, Entry, TrustedDevice
 
@@ -90,7 +90,8 @@ def delete_account(rt: Runtime, ident: str) -> dict:
 
 def list_accounts(rt: Runtime, *, limit: int = 100, offset: int = 0) -> list[dict]:
     with rt.transaction() as session:
-        rows = session.exec(select(Account).order_by(col(Account.id)).offset(offset).limit(limit))
+        rows = session.exec(select(Account).order_by(col(Account.id))
+                            .offset(sql_integer(offset, "offset")).limit(sql_integer(limit, "limit")))
         return [account_public(a) for a in rows]
 
 
@@ -135,7 +136,13 @@ class ImportProblem:
 def _rows(path: Path) -> Iterator[tuple[int, dict]]:
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
-        fields = {f.strip().lower() for f in reader.fieldnames or []}
+        names = [f.strip().lower() for f in reader.fieldnames or []]
+        for position, name in enumerate(names, 1):
+            first = names.index(name) + 1
+            if name and first != position:  # which of the two would count is anyone's guess
+                raise BadInput(f"{path.name}: line 1: the header names {name!r} twice "
+                               f"(columns {first} and {position})")
+        fields = set(names)
         if "email" not in fields or not fields & {"password", "password_hash"}:
             raise BadInput(f"{path.name}: the header must name email and password or password_hash")
         for row in reader:
@@ -158,6 +165,11 @@ def _check_row(raw: dict, checked: dict[str, int] | None = None,
     if password_hash:
         if len(password_hash) > 200 or not is_argon2_hash(password_hash):
             raise BadInput("password_hash is not an argon2id hash")
+        if weak := weaker_hash_parameters(password_hash):
+            # Refused rather than rehashed at the next login: until then the weak hash
+            # would sit in the store, as easy to crack as it was where it came from.
+            raise BadInput(f"password_hash is weaker than this deployment's argon2id "
+                           f"({', '.join(weak)}): import a password, or hash it anew")
         return email, name, None, password_hash
     return email, name, _password(row.get("password", "")), None
 

@@ -10,9 +10,10 @@ from sqlmodel import Session, SQLModel, select
 
 from sqlalchemy.exc import IntegrityError
 
-from twofa_cli.errors import Conflict, NotFound
+from twofa_cli.errors import BadInput, Conflict, NotFound
 
 Model = TypeVar("Model", bound=SQLModel)
+MAX_SQL_INTEGER = 2**63 - 1  # SQLite's INTEGER and PostgreSQL's BIGINT end here
 
 
 def find(session: Session, model: type[Model], ident: str | int, *, by: str, what: str) -> Model:
@@ -60,6 +61,13 @@ def flush_titled(session: Session, title: str, *, what: str) -> None:
         session.flush()
     except IntegrityError:
         raise Conflict(f"a {what} titled {title!r} already exists") from None
+
+
+def sql_integer(value: int, name: str) -> int:
+    """A count or offset the store can take: past 64 bits SQLite overflows, PostgreSQL errs."""
+    if not 0 <= value <= MAX_SQL_INTEGER:
+        raise BadInput(f"{name} must be between 0 and {MAX_SQL_INTEGER}")
+    return value
 
 
 def _shorten(text: str, limit: int = 60) -> str:

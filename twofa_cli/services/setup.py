@@ -4,38 +4,47 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 
-from twofa_cli.config import example_config_text, load_initialised_settings, load_settings
-from twofa_cli.security import SECRET_KEY_ENV, SecretKey, load_secret_key, mask_url, write_private_file
+from twofa_cli.config import example_config_text, load_initialised_settings, load_settings, resolve_home
+from twofa_cli.files import (PRIVATE_DIR, check_home, inspect, make_private_folder, read_private,
+                             write_private)
+from twofa_cli.security import SECRET_KEY_ENV, SecretKey, load_secret_key, mask_url
 from twofa_cli.store import schema
 from twofa_cli.store.engine import make_engine
 
 
 def initialise(home: str | Path | None = None, *, database_url: str | None = None) -> dict:
-    """Create home (0700), key (0600), config.toml and the schema; safe to run again."""
-    settings = load_settings(home, database_url=database_url)  # a bad URL stops here, first
+    """Create home (0700), key (0600), config.toml and the schema; safe to run again.
+
+    An existing home is checked first (files.py): one that is a symlink, someone
+    else's, or writable by others is refused, never taken over.
+    """
+    home_path = resolve_home(home)
+    check_home(home_path)
+    settings = load_settings(home_path, database_url=database_url)  # a bad URL stops here, first
     env_key = os.environ.get(SECRET_KEY_ENV)
     if env_key:
         SecretKey(env_key)  # a malformed key fails before anything is created
     created = []
-    home_path = settings.home
-    if not home_path.exists():
+    if make_private_folder(home_path, parents=True):
         created.append("home")
-    home_path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(home_path, 0o700)
+    elif stat.S_IMODE(home_path.stat().st_mode) != PRIVATE_DIR:
+        os.chmod(home_path, PRIVATE_DIR)  # only readable by others (checked): tighten it
 
-    new_config = not settings.config_file.exists()
+    new_config = inspect(settings.config_file) is None
     if new_config:
         created.append("config")
 
     if env_key:
         key_source = "environment"
     else:
-        if not settings.key_file.exists():
-            write_private_file(settings.key_file, SecretKey.generate())
-            created.append("key")
-        load_secret_key(settings.key_file)  # refuses a key readable by others
+        if inspect(settings.key_file, secret=True) is None:
+            # link, not rename: a key another `init` wrote meanwhile is kept, not replaced
+            if write_private(settings.key_file, SecretKey.generate(), replace=False):
+                created.append("key")
+        load_secret_key(settings.key_file)
         key_source = str(settings.key_file)
 
     settings = load_settings(home_path, database_url=database_url)
@@ -49,10 +58,10 @@ def initialise(home: str | Path | None = None, *, database_url: str | None = Non
     # config.toml last: a database URL that did not work is never written down, so a
     # failed init leaves no half-made home that every later command would trip over.
     if new_config:
-        write_private_file(settings.config_file, _config_text(database_url))
+        write_private(settings.config_file, _config_text(database_url))
     elif database_url:
-        text = settings.config_file.read_text(encoding="utf-8")
-        write_private_file(settings.config_file, _with_database_url(text, database_url))
+        text = read_private(settings.config_file).decode("utf-8")
+        write_private(settings.config_file, _with_database_url(text, database_url))
     return {
         "home": str(home_path),
         "config": str(settings.config_file),

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import os
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session, create_engine
 
+from twofa_cli import files
 from twofa_cli.errors import BadInput, DatabaseUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -29,12 +30,9 @@ def make_engine(url: str) -> Engine:
 
 
 def _sqlite_engine(url: str, database: str | None) -> Engine:
-    if database and database != ":memory:" and not os.path.exists(database):
-        # Owner-only from the start: the file holds hashes and encrypted credentials.
-        try:
-            os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
-        except OSError as exc:
-            raise DatabaseUnavailable(f"cannot create the database file {database}: {exc.strerror}") from None
+    if database and database != ":memory:" and not database.startswith("file:"):
+        _check_sqlite_files(Path(database))
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
@@ -55,6 +53,19 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _check_sqlite_files(database: Path) -> None:
+    """The database, its -wal and -shm: the user's own, never symlinks, not writable by
+    others (files.py). SQLite gives -wal and -shm the database's mode, so a database
+    created owner-only from its first byte keeps all three owner-only."""
+    for path in (database, database.with_name(database.name + "-wal"),
+                 database.with_name(database.name + "-shm")):
+        files.inspect(path)
+    try:
+        files.create_private_file(database)
+    except OSError as exc:
+        raise DatabaseUnavailable(f"cannot create the database file {database}: {exc.strerror}") from None
 
 
 @contextmanager
