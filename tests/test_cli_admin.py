@@ -257,6 +257,8 @@ NEEDS_A_HOME = [
     ("apply", "accounts.csv"),
     ("secondary-auth", "show", "1"),
     ("account", "delete", "alice@example.com", "--yes"),
+    ("key", "rotate"),
+    ("key", "prune"),
 ]
 
 
