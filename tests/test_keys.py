@@ -285,12 +285,11 @@ def test_a_failure_half_way_through_the_reencryption_changes_nothing(
             raise OSError("disk on fire")
         return reencrypt(self, token)
 
-    monkeypatch.setattr(SecretKey, "reencrypt", fail_on_the_second)
-    with pytest.raises(OSError, match="disk on fire"):
+    with monkeypatch.context() as patch, pytest.raises(OSError, match="disk on fire"):
+        patch.setattr(SecretKey, "reencrypt", fail_on_the_second)
         keys.rotate(rt)
-    monkeypatch.undo()
 
-    assert len(calls) == 2  # one value was re-encrypted before the failure
+    assert len(calls) == 2  # the first value was re-encrypted when the second failed
     assert (home / "secret.key").read_bytes() == key_file
     assert dump_store(database_url) == store
     # the pending code was not invalidated: it still verifies
@@ -309,10 +308,9 @@ def test_a_failure_after_the_values_were_rewritten_changes_nothing(
                                          .where(Provider.secrets != "")).all()))
         raise RuntimeError("crash before the codes were invalidated")
 
-    monkeypatch.setattr(keys, "_invalidate_pending_codes", fail_after_the_updates)
-    with pytest.raises(RuntimeError, match="crash"):
+    with monkeypatch.context() as patch, pytest.raises(RuntimeError, match="crash"):
+        patch.setattr(keys, "_invalidate_pending_codes", fail_after_the_updates)
         keys.rotate(rt)
-    monkeypatch.undo()
 
     assert seen[0].keys() == before.keys() and all(seen[0][i] != before[i] for i in before)
     assert (home / "secret.key").read_bytes() == key_file
@@ -350,10 +348,9 @@ def test_a_key_file_that_cannot_be_written_changes_nothing(rt, home, deployment,
     def full_disk(path, content):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(keys, "write_private_file", full_disk)
-    with pytest.raises(OSError, match="No space"):
+    with monkeypatch.context() as patch, pytest.raises(OSError, match="No space"):
+        patch.setattr(keys, "write_private_file", full_disk)
         keys.rotate(rt)
-    monkeypatch.undo()
     assert (home / "secret.key").read_bytes() == key_file
     assert dump_store(database_url) == store
 
@@ -399,6 +396,48 @@ def test_concurrent_rotations_lose_no_key(home, clock, deployment):
         assert_every_secret_works(fresh, deployment)
     finally:
         fresh.engine.dispose()
+
+
+def test_a_credential_changed_during_the_rotation_is_not_lost(rt, home, clock, deployment,
+                                                             monkeypatch):
+    """The rotation pauses between reading the tokens and writing them back; an admin (with
+    both keys) changes the Twilio token meanwhile. The change must survive: the rotation may
+    not write a re-encryption of the old token over it."""
+    new_key, new_token = SecretKey.generate(), "tok" + "7e" * 14 + "QZ"
+    admin = open_runtime(home, clock=clock, secret_key=f"{new_key},{key_lines(home)[0]}")
+    read, resume, errors = threading.Event(), threading.Event(), []
+    reencrypt = SecretKey.reencrypt
+
+    def pausing(self, token):
+        read.set()
+        resume.wait(10)
+        return reencrypt(self, token)
+
+    def run(work, *args, **kwargs):
+        try:
+            work(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 (asserted below)
+            errors.append(exc)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(SecretKey, "generate", staticmethod(lambda: new_key))
+        patch.setattr(SecretKey, "reencrypt", pausing)
+        rotation = threading.Thread(target=run, args=(keys.rotate, rt))
+        rotation.start()
+        assert read.wait(10)
+        update = threading.Thread(target=run, args=(providers.update_provider, admin, "Twilio"),
+                                  kwargs={"options": {"auth_token": new_token}})
+        update.start()
+        update.join(1)  # give the update its chance to slip in before the rotation writes
+        resume.set()
+        rotation.join()
+        update.join()
+    admin.engine.dispose()
+
+    assert errors == []
+    assert key_lines(home)[0] == new_key
+    shown = providers.show_provider(rt, "Twilio")["options"]["auth_token"]
+    assert shown == "…" + new_token[-4:]
 
 
 # -- a key in the environment --------------------------------------------------------------

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Column, bindparam, select, text, update
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlmodel import Session, col
 
@@ -34,21 +34,12 @@ from twofa_cli.errors import Rejected
 from twofa_cli.runtime import Runtime
 from twofa_cli.security import SECRET_KEY_ENV, SecretKey, load_secret_key, write_private_file
 from twofa_cli.services import audit
-from twofa_cli.store.engine import serialize_on
 from twofa_cli.store.models import Challenge, Provider
 
 # Every column that holds a Fernet token of SecretKey. A new encrypted value joins
 # rotation and pruning by being listed here (tests/test_keys.py checks none is missing).
 ENCRYPTED_COLUMNS: tuple[InstrumentedAttribute, ...] = (
     Provider.secrets,
-)
-
-ENVIRONMENT_KEY = (
-    f"{SECRET_KEY_ENV} holds the secret key and twofa cannot change the environment: "
-    "rotate through a key file instead. Write the variable's keys one per line to the "
-    f"home's secret.key (mode 0600), unset {SECRET_KEY_ENV}, run `twofa key rotate` (and "
-    f"later `twofa key prune`), then set {SECRET_KEY_ENV} to the file's lines joined by "
-    "commas wherever twofa runs (see docs/key-rotation.md)"
 )
 
 
@@ -94,16 +85,30 @@ def prune(rt: Runtime) -> dict:
 
 
 def _key_file(rt: Runtime) -> Path:
+    """The key file to rewrite; a key in the environment is the operator's to change."""
+    key_file = rt.settings.key_file
     if os.environ.get(SECRET_KEY_ENV):
-        raise Rejected(ENVIRONMENT_KEY)
-    return rt.settings.key_file
+        raise Rejected(
+            f"{SECRET_KEY_ENV} holds the secret key and twofa cannot change the environment: "
+            f"rotate through a key file instead. Write the variable's keys one per line to "
+            f"{key_file} (mode 0600), unset {SECRET_KEY_ENV}, run `twofa key rotate` (and "
+            f"later `twofa key prune`), then set {SECRET_KEY_ENV} to the file's lines joined "
+            "by commas wherever twofa runs (see docs/key-rotation.md)")
+    return key_file
 
 
 def _lock(session: Session) -> None:
-    """The store's write lock: SQLite's BEGIN IMMEDIATE on the first statement, an
-    advisory lock on PostgreSQL. Held until the commit, key file included."""
+    """Hold the store's write lock until the commit, key file included.
+
+    SQLite: BEGIN IMMEDIATE, taken by the first statement. PostgreSQL: the tables of
+    ENCRYPTED_COLUMNS locked against other writers (and other rotations), so a value
+    changed meanwhile is neither overwritten by the re-encryption of its old self nor
+    written under an old key behind prune's back.
+    """
     session.connection()
-    serialize_on(session, "twofa secret key")
+    if session.get_bind().dialect.name == "postgresql":
+        for table in dict.fromkeys(_column(attribute).table for attribute in ENCRYPTED_COLUMNS):
+            session.execute(text(f'LOCK TABLE "{table.name}" IN SHARE ROW EXCLUSIVE MODE'))
 
 
 @contextmanager
@@ -125,13 +130,17 @@ def _rewriting(key_file: Path) -> Iterator[Callable[[SecretKey], None]]:
         raise
 
 
+def _column(attribute: InstrumentedAttribute) -> Column:
+    return attribute.property.columns[0]
+
+
 def _name(attribute: InstrumentedAttribute) -> str:
-    column = attribute.property.columns[0]
+    column = _column(attribute)
     return f"{column.table.name}.{column.name}"
 
 
 def _stored(session: Session, attribute: InstrumentedAttribute) -> list[tuple[int, str]]:
-    column = attribute.property.columns[0]
+    column = _column(attribute)
     [primary_key] = column.table.primary_key.columns
     query = (select(primary_key, column).where(column.is_not(None), column != "")
              .order_by(primary_key))
@@ -139,7 +148,7 @@ def _stored(session: Session, attribute: InstrumentedAttribute) -> list[tuple[in
 
 
 def _reencrypt(session: Session, attribute: InstrumentedAttribute, key: SecretKey) -> int:
-    column = attribute.property.columns[0]
+    column = _column(attribute)
     [primary_key] = column.table.primary_key.columns
     rows = []
     for row_id, token in _stored(session, attribute):
