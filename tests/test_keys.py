@@ -348,7 +348,7 @@ def test_a_key_file_that_cannot_be_written_changes_nothing(rt, home, deployment,
     def full_disk(path, content):
         raise OSError(28, "No space left on device")
 
-    with monkeypatch.context() as patch, pytest.raises(OSError, match="No space"):
+    with monkeypatch.context() as patch, pytest.raises(Rejected, match="No space left"):
         patch.setattr(keys, "write_private_file", full_disk)
         keys.rotate(rt)
     assert (home / "secret.key").read_bytes() == key_file

@@ -120,14 +120,24 @@ def _rewriting(key_file: Path) -> Iterator[Callable[[SecretKey], None]]:
     def rewrite(keys: SecretKey) -> None:
         nonlocal before
         before = key_file.read_text(encoding="utf-8")
-        write_private_file(key_file, keys.file_text())
+        try:
+            write_private_file(key_file, keys.file_text())
+        except OSError as exc:
+            raise Rejected(f"cannot write {key_file}: {exc.strerror or exc}; nothing changed") from None
 
     try:
         yield rewrite
     except BaseException:
-        if before is not None:
+        if before is not None and not _holds(key_file, before):
             write_private_file(key_file, before)
         raise
+
+
+def _holds(path: Path, content: str) -> bool:
+    try:
+        return path.read_text(encoding="utf-8") == content
+    except OSError:
+        return False
 
 
 def _column(attribute: InstrumentedAttribute) -> Column:
