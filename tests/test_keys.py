@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import SQLModel
 
 from tests.conftest import Cli, last_code
+from tests.test_concurrency import BOUND, SPAWN, run_workers
 from tests.store_dump import dump_store
 from twofa_cli.errors import Rejected
 from twofa_cli.runtime import open_runtime
@@ -367,28 +368,21 @@ def test_a_value_no_key_can_open_stops_the_rotation(rt, home, deployment, databa
     assert dump_store(database_url) == store
 
 
-def test_concurrent_rotations_lose_no_key(home, clock, deployment):
-    """Two rotations at once: each reads the key file under the store's lock, so the
-    second adds its key to the first one's file and re-encrypts the first one's values."""
-    barrier = threading.Barrier(2)
-    errors = []
+def _rotate_at_once(home, database_url, barrier) -> int:
+    """A worker process: one `twofa key rotate`, started together with the others."""
+    rt = open_runtime(home, database_url=database_url)
+    barrier.wait(timeout=BOUND)
+    try:
+        return keys.rotate(rt)["keys"]
+    finally:
+        rt.engine.dispose()
 
-    def rotate_once():
-        runtime = open_runtime(home, clock=clock)
-        try:
-            barrier.wait()
-            keys.rotate(runtime)
-        except Exception as exc:  # noqa: BLE001 (reported below)
-            errors.append(exc)
-        finally:
-            runtime.engine.dispose()
 
-    threads = [threading.Thread(target=rotate_once) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+def test_concurrent_rotations_lose_no_key(home, clock, database_url, deployment):
+    """Two processes rotate at once: each reads the key file under the store's lock, so
+    the second adds its key to the first one's file and re-encrypts the first one's values."""
+    barrier = SPAWN.Barrier(2)
+    assert sorted(run_workers(_rotate_at_once, [(home, database_url, barrier)] * 2)) == [2, 3]
     assert len(key_lines(home)) == 3
     fresh = open_runtime(home, clock=clock)
     try:
