@@ -177,6 +177,8 @@ def test_rotate_then_prune_keeps_every_secret_usable(rt, home, deployment):
     for provider_id, token in after.items():
         assert token != before[provider_id]
         assert encrypted_under_first_key_alone(rt, token)
+        with pytest.raises(Rejected, match="cannot be decrypted"):  # a leaked old key opens nothing
+            SecretKey(old[0]).decrypt_json(token)
     with pytest.raises(Rejected, match="no code is pending"):
         challenges.verify(rt, ALICE, deployment["pending_code"])
     assert_every_secret_works(rt, deployment)
