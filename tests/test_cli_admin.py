@@ -23,7 +23,7 @@ CDYNE_KEY = "F01D89FD-5155-5455-5585-E84AB8DE8591"
 FROM = "+14155550100"
 
 CONTRACT_GROUPS = ("init", "config", "provider", "secondary-auth", "customer", "admin", "account",
-                   "enroll", "verify", "resend", "login", "entry", "device", "outbox", "audit", "db")
+                   "enroll", "verify", "resend", "login", "entry", "device", "outbox", "audit", "db", "key")
 
 
 def ok(run):
@@ -257,6 +257,8 @@ NEEDS_A_HOME = [
     ("apply", "accounts.csv"),
     ("secondary-auth", "show", "1"),
     ("account", "delete", "alice@example.com", "--yes"),
+    ("key", "rotate"),
+    ("key", "prune"),
 ]
 
 

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -38,32 +39,56 @@ def sha256_hex(value: str) -> str:
 
 
 class SecretKey:
-    """The deployment's Fernet key: encrypts credentials and keys the code HMAC."""
+    """The deployment's Fernet keys: the first encrypts and keys the code HMAC, all decrypt.
 
-    def __init__(self, key: str | bytes) -> None:
-        raw = key.encode() if isinstance(key, str) else key
-        try:
-            decoded = base64.urlsafe_b64decode(raw.strip())
-        except ValueError:
-            decoded = b""
-        if len(decoded) != 32:
-            raise Rejected("the secret key is not a valid Fernet key (32 url-safe base64 bytes)")
-        self._key = raw.strip()
+    Written one per line in the key file, or comma-separated in ``TWOFA_SECRET_KEY``.
+    Several keys live side by side only during a rotation: ``twofa key rotate`` puts a new
+    one first and re-encrypts under it, ``twofa key prune`` drops the others
+    (twofa_cli.services.keys).
+    """
+
+    def __init__(self, keys: str | bytes) -> None:
+        text = keys.decode(errors="replace") if isinstance(keys, bytes) else keys
+        self.keys = tuple(part for part in re.split(r"[\s,]+", text) if part)
+        if not self.keys:
+            raise Rejected("the secret key holds no key")
+        raw = [_fernet_key_bytes(key, position, len(self.keys))
+               for position, key in enumerate(self.keys, 1)]
         # A separate key for the code HMAC, so no key serves two purposes.
-        self._hmac_key = hmac.new(decoded, b"twofa code hmac", hashlib.sha256).digest()
+        self._hmac_key = hmac.new(raw[0], b"twofa code hmac", hashlib.sha256).digest()
 
     @staticmethod
     def generate() -> str:
         return base64.urlsafe_b64encode(os.urandom(32)).decode()
 
+    def with_new_first_key(self) -> SecretKey:
+        return SecretKey(",".join((self.generate(), *self.keys)))
+
+    def without_old_keys(self) -> SecretKey:
+        return SecretKey(self.keys[0])
+
+    def file_text(self) -> str:
+        return "".join(f"{key}\n" for key in self.keys)
+
     @cached_property
     def _fernet(self):
+        from cryptography.fernet import Fernet, MultiFernet
+
+        return MultiFernet([Fernet(key) for key in self.keys])
+
+    @cached_property
+    def _first_fernet(self):
         from cryptography.fernet import Fernet
 
-        return Fernet(self._key)
+        return Fernet(self.keys[0])
 
     def code_hmac(self, challenge_id: int, code: str) -> str:
-        """HMAC-SHA256 of a code, bound to its challenge so one HMAC never fits another."""
+        """HMAC-SHA256 of a code, bound to its challenge so one HMAC never fits another.
+
+        Keyed by the first key only, so a rotation changes it: a keyed hash cannot be
+        re-keyed without the value it hides. Hashes that must outlive ``key rotate`` and
+        ``key prune`` (recovery codes) need a key that prune never removes.
+        """
         message = f"{challenge_id}:{code}".encode()
         return hmac.new(self._hmac_key, message, hashlib.sha256).hexdigest()
 
@@ -78,8 +103,38 @@ class SecretKey:
         except InvalidToken:
             raise Rejected(
                 "stored credentials cannot be decrypted: the secret key is not the one they "
-                "were saved with"
+                "were saved with (after `twofa key rotate`, restart running twofa processes)"
             ) from None
+
+    def reencrypt(self, token: str) -> str:
+        """The same value encrypted under the first key (its timestamp kept)."""
+        from cryptography.fernet import InvalidToken
+
+        try:
+            return self._fernet.rotate(token.encode()).decode()
+        except InvalidToken:
+            raise Rejected("no key can decrypt it") from None
+
+    def needs_old_key(self, token: str) -> bool:
+        """True unless the first key alone decrypts ``token``."""
+        from cryptography.fernet import InvalidToken
+
+        try:
+            self._first_fernet.decrypt(token.encode())
+        except InvalidToken:
+            return True
+        return False
+
+
+def _fernet_key_bytes(key: str, position: int, count: int) -> bytes:
+    try:
+        raw = base64.urlsafe_b64decode(key.encode())
+    except ValueError:
+        raw = b""
+    if len(raw) != 32 or base64.urlsafe_b64encode(raw).decode() != key:
+        where = f"key {position} of {count}" if count > 1 else "the secret key"
+        raise Rejected(f"{where} is not a valid Fernet key (32 url-safe base64 bytes)")
+    return raw
 
 
 def codes_match(expected_hmac: str, given_hmac: str) -> bool:

@@ -27,6 +27,7 @@ from twofa_cli.cli import (
     devices,
     entries,
     flow,
+    keys,
     outbox,
     policy,
     providers,
@@ -312,6 +313,7 @@ for command in (flow.enroll, flow.verify, flow.resend, flow.login):
     subcommands.command()(command)
 subcommands.add_typer(entries.app, name="entry")
 subcommands.add_typer(devices.app, name="device")
+subcommands.add_typer(keys.app, name="key")
 subcommands.command("outbox")(outbox.outbox)
 subcommands.command("audit")(audit.audit)
 subcommands.command("export")(apply.export)
