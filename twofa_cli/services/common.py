@@ -6,6 +6,8 @@ from functools import cache
 from typing import TypeVar
 
 from sqlalchemy import bindparam
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.sql import Executable
 from sqlmodel import Session, SQLModel, select
 
 from sqlalchemy.exc import IntegrityError
@@ -17,18 +19,38 @@ Model = TypeVar("Model", bound=SQLModel)
 
 def find(session: Session, model: type[Model], ident: str | int, *, by: str, what: str) -> Model:
     """Fetch a row by numeric id or by its ``by`` column (title, email)."""
-    text = str(ident).strip()
-    row = None
-    # ASCII digits only ("²" is a digit to str.isdigit but not to int), and no more than
-    # fit a 64-bit key (SQLite overflows past that, int() refuses 4,300 digits).
-    if text.isascii() and text.isdigit() and len(text) <= 18:
-        row = session.get(model, int(text))
-    if row is None and len(text) <= 300 and _is_utf8(text):
-        value = text.lower() if by == "email" else text
+    text, number, value = _keys(ident, by)
+    row = session.get(model, number) if number is not None else None
+    if row is None and value is not None:
         row = session.exec(_lookup(model, by), params={"value": value}).first()
     if row is None:
         raise NotFound(f"no {what} {_shorten(text)!r}")
     return row
+
+
+def find_row(connection: Connection, by_id: Executable, by_value: Executable, ident: str | int,
+             *, by: str, what: str) -> Row:
+    """``find`` on SQLAlchemy Core: the first row of ``by_id`` (bound ``:id``) or of
+    ``by_value`` (bound ``:value``), both statements built once by the caller."""
+    text, number, value = _keys(ident, by)
+    row = connection.execute(by_id, {"id": number}).first() if number is not None else None
+    if row is None and value is not None:
+        row = connection.execute(by_value, {"value": value}).first()
+    if row is None:
+        raise NotFound(f"no {what} {_shorten(text)!r}")
+    return row
+
+
+def _keys(ident: str | int, by: str) -> tuple[str, int | None, str | None]:
+    """``ident`` as typed, as a numeric id and as a ``by`` value (None: no row can match)."""
+    text = str(ident).strip()
+    # ASCII digits only ("²" is a digit to str.isdigit but not to int), and no more than
+    # fit a 64-bit key (SQLite overflows past that, int() refuses 4,300 digits).
+    number = int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+    value = None
+    if len(text) <= 300 and _is_utf8(text):
+        value = text.lower() if by == "email" else text
+    return text, number, value
 
 
 @cache
