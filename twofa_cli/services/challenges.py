@@ -29,10 +29,10 @@ from twofa_cli.runtime import Runtime
 from twofa_cli.security import codes_match, generate_code, mask_destination
 from twofa_cli.services import audit, delivery, devices, system
 from twofa_cli.services.common import find_row, iso
-from twofa_cli.store.core import lock, upsert_entry
+from twofa_cli.store.core import Prepared, lock, upsert_entry
 from twofa_cli.store.models import Account, Challenge, Entry, Provider, SecondaryAuth, Setting
 
-# The statements below are built once (the hot path): SQLAlchemy Core on a Connection.
+# The statements below are built once and prepared per dialect (the hot path: store/core.py).
 _account, _challenge, _entry = Account.__table__, Challenge.__table__, Entry.__table__
 _method, _provider, _setting = SecondaryAuth.__table__, Provider.__table__, Setting.__table__
 
@@ -65,9 +65,10 @@ def _account_read(where):
     )
 
 
-_ACCOUNT_BY_ID = _account_read(_account.c.id == bindparam("id"))
-_ACCOUNT_BY_EMAIL = _account_read(_account.c.email == bindparam("value"))
-_LOCKED_UNTIL = select(_account.c.locked_until).where(_account.c.id == bindparam("account_id"))
+_ACCOUNT_BY_ID = Prepared(_account_read(_account.c.id == bindparam("id")))
+_ACCOUNT_BY_EMAIL = Prepared(_account_read(_account.c.email == bindparam("value")))
+_LOCKED_UNTIL = Prepared(select(_account.c.locked_until)
+                         .where(_account.c.id == bindparam("account_id")))
 
 
 def method_with_provider(*columns):
@@ -79,8 +80,8 @@ def method_with_provider(*columns):
             .join_from(_method, _provider, _provider.c.id == _method.c.provider_id))
 
 
-METHOD_BY_ID = method_with_provider().where(_method.c.id == bindparam("id"))
-METHOD_BY_TITLE = method_with_provider().where(_method.c.title == bindparam("value"))
+METHOD_BY_ID = Prepared(method_with_provider().where(_method.c.id == bindparam("id")))
+METHOD_BY_TITLE = Prepared(method_with_provider().where(_method.c.title == bindparam("value")))
 
 # Everything a new challenge is checked against, in one read taken after the locks: is
 # the destination enrolled already, is a challenge pending, the account's challenges of
@@ -94,7 +95,7 @@ _recent = (
            _challenge.c.created_at > bindparam("since"))
     .subquery()
 )
-_CHECKS = (
+_CHECKS = Prepared(
     select(_recent.c.recent, _recent.c.oldest, _recent.c.newest_open,
            select(_entry.c.id).where(_entry.c.account_id == bindparam("account_id"),
                                      _entry.c.secondary_auth_id == bindparam("method_id"),
@@ -105,27 +106,30 @@ _CHECKS = (
            *delivery.CAP_COLUMNS)
     .select_from(_recent.join(delivery.CAPS_FROM, true()))
 )
-_SUPERSEDE = (update(_challenge)
-              .where(_challenge.c.account_id == bindparam("owner"), _challenge.c.status == "pending")
-              .values(status="superseded"))
-_INSERT_CHALLENGE = insert(_challenge).returning(_challenge.c.id)
+_SUPERSEDE = Prepared(update(_challenge)
+                      .where(_challenge.c.account_id == bindparam("owner"),
+                             _challenge.c.status == "pending")
+                      .values(status="superseded"))
+_INSERT_CHALLENGE = Prepared(insert(_challenge).returning(_challenge.c.id), keys=(
+    "account_id", "purpose", "secondary_auth_id", "destination", "entry_id", "code_hmac", "status",
+    "attempts", "sends", "last_sent_at", "expires_at", "created_at"))
 # A fresh code: the old one dies, tries and expiry start over.
-_ARM = (update(_challenge).where(_challenge.c.id == bindparam("challenge_id"))
+_ARM = Prepared(update(_challenge).where(_challenge.c.id == bindparam("challenge_id"))
         .values(code_hmac=bindparam("hmac"), attempts=0, sends=_challenge.c.sends + 1,
                 last_sent_at=bindparam("now"), expires_at=bindparam("expires"), status="pending"))
 # The right code wins only through this conditional UPDATE (rule 5).
-_CLAIM = (update(_challenge)
+_CLAIM = Prepared(update(_challenge)
           .where(_challenge.c.id == bindparam("challenge_id"), _challenge.c.status == "pending",
                  _challenge.c.code_hmac == bindparam("given"),
                  _challenge.c.attempts < bindparam("max_attempts"),
                  _challenge.c.expires_at > bindparam("now"))
           .values(status="used"))
-_FORGIVE = (update(_account).where(_account.c.id == bindparam("account_id"))
+_FORGIVE = Prepared(update(_account).where(_account.c.id == bindparam("account_id"))
             .values(failed_verifications=0, locked_until=None, lockouts=0))
-_LOCK = (update(_account).where(_account.c.id == bindparam("account_id"))
+_LOCK = Prepared(update(_account).where(_account.c.id == bindparam("account_id"))
          .values(locked_until=bindparam("until"), lockouts=_account.c.lockouts + 1))
 # One wrong try of a live code; no row when the code is already dead.
-_COUNT_TRY = (
+_COUNT_TRY = Prepared(
     update(_challenge)
     .where(_challenge.c.id == bindparam("challenge_id"), _challenge.c.status == "pending",
            _challenge.c.attempts < bindparam("max_attempts"))
@@ -134,7 +138,7 @@ _COUNT_TRY = (
 )
 # One failed verification of an account that is not locked; the first after a lock
 # ended starts a new count. No row when the account is locked.
-_COUNT_FAILURE = (
+_COUNT_FAILURE = Prepared(
     update(_account)
     .where(_account.c.id == bindparam("account_id"),
            or_(_account.c.locked_until.is_(None), _account.c.locked_until <= bindparam("now")))
@@ -208,10 +212,10 @@ def open_challenge(
     budget = delivery.budget_for(destination, owner_id=account.id if entry_id is not None else None)
     now = rt.now()
     lock(connection, f"twofa-account:{account.id}", *delivery.caps_locks(method, budget))
-    checks = connection.execute(_CHECKS, {
+    checks = _CHECKS.one(connection, {
         "account_id": account.id, "since": now - delivery.HOUR, "method_id": method.method_id,
         "destination": destination, "budget": budget, "provider_id": method.id,
-    }).one()
+    })
     if purpose == "enroll" and checks.enrolled is not None:
         raise Conflict(f"already enrolled with this {method.method_title!r} destination "
                        f"(entry {checks.enrolled})")
@@ -219,12 +223,12 @@ def open_challenge(
     ensure_challenge_allowed(rt, checks)
     delivery.enforce_caps(rt, method, checks)
     if checks.pending:
-        connection.execute(_SUPERSEDE, {"owner": account.id})
-    challenge_id = connection.execute(_INSERT_CHALLENGE, {
+        _SUPERSEDE.run(connection, {"owner": account.id})
+    challenge_id = _INSERT_CHALLENGE.one(connection, {
         "account_id": account.id, "purpose": purpose, "secondary_auth_id": method.method_id,
         "destination": destination, "entry_id": entry_id, "code_hmac": "", "status": "pending",
         "attempts": 0, "sends": 0, "last_sent_at": None, "expires_at": now, "created_at": now,
-    }).scalar_one()
+    }).id
     expires_at = send_code(connection, rt, challenge_id, account, method, purpose=purpose,
                            destination=destination, budget=budget)
     return sent(challenge_id, expires_at, destination)
@@ -239,8 +243,8 @@ def send_code(
     code = generate_code(settings.codes.length)
     now = rt.now()
     expires_at = now + timedelta(seconds=settings.codes.ttl_seconds)
-    connection.execute(_ARM, {"challenge_id": challenge_id, "hmac": rt.key.code_hmac(challenge_id, code),
-                              "now": now, "expires": expires_at})
+    _ARM.run(connection, {"challenge_id": challenge_id, "hmac": rt.key.code_hmac(challenge_id, code),
+                          "now": now, "expires": expires_at})
     message = code_message(account.company or "", code, settings.codes.ttl_seconds, destination)
     delivery.deliver(connection, rt, provider, message, code=code, budget=budget)
     audit.record(connection, rt, "code.sent", account_id=account.id,
@@ -285,7 +289,7 @@ def resend(rt: Runtime, account: str) -> dict:
                     "or enrolling"
                 )
             ensure_waited(rt, row.last_sent_at, throttle.resend_interval_seconds)
-            provider = connection.execute(METHOD_BY_ID, {"id": row.secondary_auth_id}).one()
+            provider = METHOD_BY_ID.one(connection, {"id": row.secondary_auth_id})
             owner = row.id if row.entry_id is not None else None
             budget = delivery.budget_for(row.destination, owner_id=owner)
             delivery.check_caps(connection, rt, provider, budget)
@@ -354,7 +358,7 @@ def verify(
 
 def _claim(connection: Connection, rt: Runtime, challenge_id: int, given: str) -> bool:
     """Mark the challenge used if, and only if, it is still pending and valid."""
-    result = connection.execute(_CLAIM, {
+    result = _CLAIM.run(connection, {
         "challenge_id": challenge_id, "given": given,
         "max_attempts": rt.settings.codes.max_attempts, "now": rt.now(),
     })
@@ -365,13 +369,11 @@ def _complete(connection: Connection, rt: Runtime, account: Row, trust_device: b
               device: str) -> Verified:
     """``account`` is the ``find_account`` row whose pending challenge was just claimed."""
     if account.failed_verifications or account.locked_until is not None or account.lockouts:
-        connection.execute(_FORGIVE, {"account_id": account.id})  # a success forgives them all
+        _FORGIVE.run(connection, {"account_id": account.id})  # a success forgives them all
     entry_id = account.entry_id
     if account.purpose == "enroll":
-        entry_id = connection.execute(upsert_entry(connection), {
-            "account_id": account.id, "secondary_auth_id": account.secondary_auth_id,
-            "destination": account.destination, "created_at": rt.now(),
-        }).scalar_one()
+        entry_id = upsert_entry(connection, account.id, account.secondary_auth_id,
+                                account.destination, rt.now())
         audit.record(connection, rt, "entry.verified", account_id=account.id, target=str(entry_id))
         status = "verified"
     else:
@@ -391,14 +393,13 @@ def _record_failure(connection: Connection, rt: Runtime, account: Row) -> TwofaE
     rolls the transaction back).
     """
     max_attempts = rt.settings.codes.max_attempts
-    attempts = connection.execute(
-        _COUNT_TRY, {"challenge_id": account.challenge_id, "max_attempts": max_attempts}
-    ).scalar()
+    attempts = _COUNT_TRY.scalar(
+        connection, {"challenge_id": account.challenge_id, "max_attempts": max_attempts})
     if attempts is None:  # a concurrent try used up the code (or a right one spent it)
         raise Throttled("too many attempts: request a new code")
-    counted = connection.execute(_COUNT_FAILURE, {"account_id": account.id, "now": rt.now()}).first()
+    counted = _COUNT_FAILURE.first(connection, {"account_id": account.id, "now": rt.now()})
     if counted is None:  # a concurrent try locked the account
-        ensure_not_locked(rt, connection.execute(_LOCKED_UNTIL, {"account_id": account.id}).one())
+        ensure_not_locked(rt, _LOCKED_UNTIL.one(connection, {"account_id": account.id}))
         raise Throttled("too many failed verifications: 2FA is locked")
     failures, lockouts = counted
     audit.record(connection, rt, "code.failed", account_id=account.id, outcome="rejected")
@@ -406,8 +407,8 @@ def _record_failure(connection: Connection, rt: Runtime, account: Row) -> TwofaE
     if failures >= lockout.max_failures:
         seconds = min(lockout.lock_seconds * 2 ** min(lockouts, 32),
                       max(lockout.max_lock_seconds, lockout.lock_seconds))
-        connection.execute(_LOCK, {"account_id": account.id,
-                                   "until": rt.now() + timedelta(seconds=seconds)})
+        _LOCK.run(connection, {"account_id": account.id,
+                               "until": rt.now() + timedelta(seconds=seconds)})
         audit.record(connection, rt, "account.locked", account_id=account.id, outcome="locked",
                      detail=f"{failures} failed verifications in a row: locked for {seconds} s")
         return Throttled(

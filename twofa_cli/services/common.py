@@ -6,13 +6,13 @@ from functools import cache
 from typing import TypeVar
 
 from sqlalchemy import bindparam
-from sqlalchemy.engine import Connection, Row
-from sqlalchemy.sql import Executable
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, SQLModel, select
 
 from sqlalchemy.exc import IntegrityError
 
 from twofa_cli.errors import Conflict, NotFound
+from twofa_cli.store.core import Prepared
 
 Model = TypeVar("Model", bound=SQLModel)
 
@@ -28,14 +28,14 @@ def find(session: Session, model: type[Model], ident: str | int, *, by: str, wha
     return row
 
 
-def find_row(connection: Connection, by_id: Executable, by_value: Executable, ident: str | int,
-             *, by: str, what: str) -> Row:
-    """``find`` on SQLAlchemy Core: the first row of ``by_id`` (bound ``:id``) or of
-    ``by_value`` (bound ``:value``), both statements built once by the caller."""
+def find_row(connection: Connection, by_id: Prepared, by_value: Prepared, ident: str | int,
+             *, by: str, what: str):
+    """``find`` for the hot path: the first row of ``by_id`` (bound ``:id``) or of
+    ``by_value`` (bound ``:value``), both statements prepared once by the caller."""
     text, number, value = _keys(ident, by)
-    row = connection.execute(by_id, {"id": number}).first() if number is not None else None
+    row = by_id.first(connection, {"id": number}) if number is not None else None
     if row is None and value is not None:
-        row = connection.execute(by_value, {"value": value}).first()
+        row = by_value.first(connection, {"value": value})
     if row is None:
         raise NotFound(f"no {what} {_shorten(text)!r}")
     return row

@@ -20,7 +20,7 @@ from twofa_cli.runtime import Runtime
 from twofa_cli.services import audit
 from twofa_cli.services.common import find, iso
 from twofa_cli.services.providers import open_channel
-from twofa_cli.store.core import lock
+from twofa_cli.store.core import Prepared, lock
 from twofa_cli.store.models import Delivery, OutboxMessage, Provider
 
 HOUR = timedelta(hours=1)
@@ -46,9 +46,11 @@ CAP_COLUMNS = (_to_destination.c.sent.label("to_destination"),
                _to_destination.c.oldest.label("to_destination_oldest"),
                _by_provider.c.sent.label("by_provider"),
                _by_provider.c.oldest.label("by_provider_oldest"))
-_CAPS = select(*CAP_COLUMNS).select_from(CAPS_FROM)
-_INSERT_OUTBOX = insert(_outbox).returning(_outbox.c.id)
-_INSERT_DELIVERY = insert(_delivery)
+_CAPS = Prepared(select(*CAP_COLUMNS).select_from(CAPS_FROM))
+_INSERT_OUTBOX = Prepared(insert(_outbox).returning(_outbox.c.id),
+                          keys=("to", "channel", "subject", "body", "code", "created_at"))
+_INSERT_DELIVERY = Prepared(insert(_delivery), keys=(
+    "provider_id", "destination", "budget", "provider_message_id", "sent_at"))
 
 
 def destination_for(rt: Runtime, provider: Provider, to: str) -> str:
@@ -104,8 +106,8 @@ def caps_locks(provider, budget: str) -> tuple[str, str]:
 def check_caps(connection: Connection, rt: Runtime, provider, budget: str) -> None:
     """Refuse a send over the per-destination or per-provider hourly cap (SMS pumping)."""
     lock(connection, *caps_locks(provider, budget))
-    enforce_caps(rt, provider, connection.execute(
-        _CAPS, {"budget": budget, "provider_id": provider.id, "since": rt.now() - HOUR}).one())
+    enforce_caps(rt, provider, _CAPS.one(
+        connection, {"budget": budget, "provider_id": provider.id, "since": rt.now() - HOUR}))
 
 
 def enforce_caps(rt: Runtime, provider, counts) -> None:
@@ -148,13 +150,13 @@ def deliver(
     if live:
         receipt = open_channel(rt, provider).send(message)
     else:
-        outbox_id = connection.execute(_INSERT_OUTBOX, {
+        outbox_id = _INSERT_OUTBOX.one(connection, {
             "to": message.to, "channel": channel_class(provider.channel).medium,
             "subject": message.subject, "body": message.text, "code": code, "created_at": now,
-        }).scalar_one()
+        }).id
         receipt = Receipt(channel="outbox", to=message.to, message_id=f"outbox-{outbox_id}",
                           status="simulated")
-    connection.execute(_INSERT_DELIVERY, {
+    _INSERT_DELIVERY.run(connection, {
         "provider_id": provider.id, "destination": message.to,
         "budget": budget or budget_for(message.to),
         "provider_message_id": receipt.message_id[:200], "sent_at": now,

@@ -16,13 +16,15 @@ from twofa_cli.runtime import Runtime
 from twofa_cli.security import new_device_token, sha256_hex
 from twofa_cli.services import audit
 from twofa_cli.services.common import find, iso
+from twofa_cli.store.core import Prepared
 from twofa_cli.store.models import Account, TrustedDevice
 
 
 _device = TrustedDevice.__table__
-_INSERT_DEVICE = insert(_device)
-_DEVICE_BY_TOKEN = (select(_device.c.account_id, _device.c.revoked_at, _device.c.expires_at)
-                    .where(_device.c.token_sha256 == bindparam("token_sha256")))
+_INSERT_DEVICE = Prepared(insert(_device), keys=(
+    "account_id", "token_sha256", "device_name", "created_at", "expires_at", "revoked_at"))
+_DEVICE_BY_TOKEN = Prepared(select(_device.c.account_id, _device.c.revoked_at, _device.c.expires_at)
+                            .where(_device.c.token_sha256 == bindparam("token_sha256")))
 
 
 def trust(connection: Connection, rt: Runtime, account, device_name: str) -> str:
@@ -30,7 +32,7 @@ def trust(connection: Connection, rt: Runtime, account, device_name: str) -> str
     hands it to the client once."""
     token = new_device_token()
     now = rt.now()
-    connection.execute(_INSERT_DEVICE, {
+    _INSERT_DEVICE.run(connection, {
         "account_id": account.id, "token_sha256": sha256_hex(token), "device_name": device_name,
         "created_at": now, "expires_at": now + timedelta(days=rt.settings.trusted_devices.ttl_days),
         "revoked_at": None,
@@ -43,7 +45,7 @@ def is_trusted(connection: Connection, rt: Runtime, account, token: str | None) 
     """True only for a live token issued to this very account."""
     if not token or len(token) > 200:
         return False
-    device = connection.execute(_DEVICE_BY_TOKEN, {"token_sha256": sha256_hex(token)}).first()
+    device = _DEVICE_BY_TOKEN.first(connection, {"token_sha256": sha256_hex(token)})
     return (
         device is not None
         and device.account_id == account.id

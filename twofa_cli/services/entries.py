@@ -12,6 +12,7 @@ from twofa_cli.security import mask_destination
 from twofa_cli.services import audit, devices
 from twofa_cli.services.challenges import find_account
 from twofa_cli.services.common import find, iso
+from twofa_cli.store.core import Prepared
 from twofa_cli.store.models import Account, Challenge, Entry, SecondaryAuth
 
 
@@ -33,14 +34,14 @@ def _entries(session: Session, account_id: int) -> list[tuple[Entry, SecondaryAu
 
 
 _entry, _challenge, _method = Entry.__table__, Challenge.__table__, SecondaryAuth.__table__
-_ENTRIES = (select(_entry.c.id, _entry.c.account_id, _entry.c.destination, _entry.c.created_at,
+_ENTRIES = Prepared(select(_entry.c.id, _entry.c.account_id, _entry.c.destination, _entry.c.created_at,
                    _method.c.title)
             .join_from(_entry, _method, _method.c.id == _entry.c.secondary_auth_id)
             .where(_entry.c.account_id == bindparam("account_id"))
             .order_by(_entry.c.id))
-_DELETE_CHALLENGES = delete(_challenge).where(_challenge.c.entry_id == bindparam("entry_id"))
-_DELETE = delete(_entry).where(_entry.c.id == bindparam("entry_id"))
-_ANY_LEFT = select(_entry.c.id).where(_entry.c.account_id == bindparam("account_id")).limit(1)
+_DELETE_CHALLENGES = Prepared(delete(_challenge).where(_challenge.c.entry_id == bindparam("entry_id")))
+_DELETE = Prepared(delete(_entry).where(_entry.c.id == bindparam("entry_id")))
+_ANY_LEFT = Prepared(select(_entry.c.id).where(_entry.c.account_id == bindparam("account_id")).limit(1))
 
 
 def remove_entry(rt: Runtime, account: str, entry: str) -> dict:
@@ -48,7 +49,7 @@ def remove_entry(rt: Runtime, account: str, entry: str) -> dict:
         row = find_account(connection, account)
         text = str(entry).strip()
         matches = [
-            e for e in connection.execute(_ENTRIES, {"account_id": row.id})
+            e for e in _ENTRIES.run(connection, {"account_id": row.id}).rows()
             if (text.isdigit() and e.id == int(text)) or e.title == text or e.destination == text
         ]
         if len(matches) != 1:
@@ -60,13 +61,13 @@ def remove_entry(rt: Runtime, account: str, entry: str) -> dict:
         return data
 
 
-def delete_entry(connection: Connection | Session, rt: Runtime, entry) -> int:
+def delete_entry(connection: Connection, rt: Runtime, entry) -> int:
     """Delete an entry (an Entry, or a row with its ``id`` and ``account_id``); deleting an
     account's last one revokes its trusted devices."""
-    connection.execute(_DELETE_CHALLENGES, {"entry_id": entry.id})
-    connection.execute(_DELETE, {"entry_id": entry.id})
+    _DELETE_CHALLENGES.run(connection, {"entry_id": entry.id})
+    _DELETE.run(connection, {"entry_id": entry.id})
     audit.record(connection, rt, "entry.delete", account_id=entry.account_id, target=str(entry.id))
-    if connection.execute(_ANY_LEFT, {"account_id": entry.account_id}).first() is None:
+    if _ANY_LEFT.first(connection, {"account_id": entry.account_id}) is None:
         return devices.revoke_all(connection, rt, entry.account_id, "last 2FA entry deleted")
     return 0
 

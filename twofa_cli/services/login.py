@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
 
 from twofa_cli.errors import Rejected
 from twofa_cli.runtime import Runtime
@@ -15,16 +15,18 @@ from twofa_cli.services.accounts import audience_of
 from twofa_cli.services.challenges import (
     audited_send, find_account, method_with_provider, open_challenge,
 )
+from twofa_cli.store.core import Prepared
 from twofa_cli.store.models import Account, Entry, SecondaryAuth
 
 WRONG_CREDENTIALS = "wrong email or password"
 
 _account, _entry = Account.__table__, Entry.__table__
-_PASSWORD_BY_ID = select(_account.c.id, _account.c.password_hash).where(_account.c.id == bindparam("id"))
-_PASSWORD_BY_EMAIL = (select(_account.c.id, _account.c.password_hash)
-                      .where(_account.c.email == bindparam("email")))
+_PASSWORD_BY_ID = Prepared(select(_account.c.id, _account.c.password_hash)
+                           .where(_account.c.id == bindparam("id")))
+_PASSWORD_BY_EMAIL = Prepared(select(_account.c.id, _account.c.password_hash)
+                              .where(_account.c.email == bindparam("email")))
 # The account's newest 2FA entry, with its method and provider.
-_NEWEST_ENTRY = (
+_NEWEST_ENTRY = Prepared(
     method_with_provider(_entry.c.id.label("entry_id"), _entry.c.destination)
     .join(_entry, _entry.c.secondary_auth_id == SecondaryAuth.__table__.c.id)
     .where(_entry.c.account_id == bindparam("account_id"))
@@ -60,7 +62,7 @@ def login(
             row = find_account(connection, account_id)
             if not system.is_active(row.allowed):
                 return _authenticated(connection, rt, row, "2FA inactive")
-            newest = connection.execute(_NEWEST_ENTRY, {"account_id": row.id}).first()
+            newest = _NEWEST_ENTRY.first(connection, {"account_id": row.id})
             if newest is None:
                 return _authenticated(connection, rt, row, "no 2FA entry")
             if devices.is_trusted(connection, rt, row, device_token):
@@ -71,14 +73,14 @@ def login(
     return audited_send(rt, account_id, "code.sent", work)
 
 
-def _lookup(connection: Connection, account: str) -> Row | None:
+def _lookup(connection: Connection, account: str):
     text = str(account).strip().lower()
     if text.isascii() and text.isdigit() and len(text) <= 18:  # a 64-bit id, as common.find
-        return connection.execute(_PASSWORD_BY_ID, {"id": int(text)}).first()
-    return connection.execute(_PASSWORD_BY_EMAIL, {"email": text[:254]}).first()
+        return _PASSWORD_BY_ID.first(connection, {"id": int(text)})
+    return _PASSWORD_BY_EMAIL.first(connection, {"email": text[:254]})
 
 
-def _authenticated(connection: Connection, rt: Runtime, account: Row, reason: str) -> dict:
+def _authenticated(connection: Connection, rt: Runtime, account, reason: str) -> dict:
     audit.record(connection, rt, "login.authenticated", account_id=account.id, detail=reason)
     return {"status": "authenticated", "challenge_id": None, "expires_at": None,
             "destination": None, "reason": reason}
