@@ -22,6 +22,7 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
+from sqlalchemy.orm import Session
 from sqlalchemy.sql import Executable
 
 from twofa_cli.store.models import Entry
@@ -42,8 +43,10 @@ class Prepared:
         self.keys = list(keys) if keys is not None else None
         self._compiled: weakref.WeakKeyDictionary[Dialect, _Compiled] = weakref.WeakKeyDictionary()
 
-    def run(self, connection: Connection, params: Mapping[str, Any] | None = None):
-        """Execute; the DB-API cursor (``rowcount``, rows to fetch through ``rows``)."""
+    def run(self, connection: Connection | Session, params: Mapping[str, Any] | None = None):
+        """Execute in the transaction of ``connection`` (or of a Session's connection)."""
+        if isinstance(connection, Session):
+            connection = connection.connection()
         dialect = connection.dialect
         compiled = self._compiled.get(dialect)
         if compiled is None:
