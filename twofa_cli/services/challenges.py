@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, case, exists, func, insert, or_, select, true, update
-from sqlalchemy.engine import Connection, Row
+from sqlalchemy.engine import Connection
 
 from twofa_cli.channels import Message
 from twofa_cli.errors import BadInput, Conflict, DeliveryFailed, Rejected, Throttled, TwofaError
@@ -29,7 +29,7 @@ from twofa_cli.runtime import Runtime
 from twofa_cli.security import codes_match, generate_code, mask_destination
 from twofa_cli.services import audit, delivery, devices, system
 from twofa_cli.services.common import find_row, iso
-from twofa_cli.store.core import Prepared, lock, upsert_entry
+from twofa_cli.store.core import Prepared, Row, lock, upsert_entry
 from twofa_cli.store.models import Account, Challenge, Entry, Provider, SecondaryAuth, Setting
 
 # The statements below are built once and prepared per dialect (the hot path: store/core.py).

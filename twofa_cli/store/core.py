@@ -13,13 +13,13 @@ times what SQLite itself spends on these statements.
 from __future__ import annotations
 
 import weakref
+from importlib import import_module
 from collections import namedtuple
 from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
 from sqlalchemy.orm import Session
@@ -28,6 +28,10 @@ from sqlalchemy.sql import Executable
 from twofa_cli.store.models import Entry
 
 _entry = Entry.__table__
+
+
+# A row of a prepared statement: a named tuple of its columns (``row.id``, ``row.title``).
+Row = tuple
 
 
 class Prepared:
@@ -97,7 +101,8 @@ class _Compiled:
                            for name, bind in binds.items()}
         self.order = list(compiled.positiontup) if compiled.positional else None
         columns = list(getattr(statement, "exported_columns", ()))
-        self.row = namedtuple("Row", [column.key for column in columns]) if columns else None
+        self.row = (namedtuple("Row", [str(column.key) for column in columns], rename=True)
+                    if columns else None)
         self.results = [column.type.dialect_impl(dialect).result_processor(dialect, None)
                         for column in columns]
         self.plain = not any(self.results)
@@ -160,19 +165,19 @@ def _advisory_locks(count: int) -> Prepared:
 def upsert_entry(connection: Connection, account_id: int, secondary_auth_id: int,
                  destination: str, created_at) -> int:
     """``INSERT`` an entry, or find the one already there; its id either way (``RETURNING``)."""
-    return _UPSERT_ENTRY[connection.dialect.name].one(connection, {
+    return _upsert_entry(connection.dialect.name).one(connection, {
         "account_id": account_id, "secondary_auth_id": secondary_auth_id,
         "destination": destination, "created_at": created_at,
     }).id
 
 
-def _upsert_entry(dialect) -> Prepared:
-    statement = dialect.insert(_entry)
+@cache
+def _upsert_entry(dialect_name: str) -> Prepared:
+    # The dialect's own INSERT … ON CONFLICT, imported when first used (the module of the
+    # store in use is loaded already; the other would cost every command its import).
+    statement = import_module(f"sqlalchemy.dialects.{dialect_name}").insert(_entry)
     return Prepared(statement.on_conflict_do_update(
         index_elements=[_entry.c.account_id, _entry.c.secondary_auth_id, _entry.c.destination],
         # Rewrites the destination with itself: DO NOTHING would return no row for the one there.
         set_={"destination": statement.excluded.destination})
         .returning(_entry.c.id), keys=("account_id", "secondary_auth_id", "destination", "created_at"))
-
-
-_UPSERT_ENTRY = {"sqlite": _upsert_entry(sqlite), "postgresql": _upsert_entry(postgresql)}
