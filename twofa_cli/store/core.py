@@ -13,8 +13,8 @@ times what SQLite itself spends on these statements.
 from __future__ import annotations
 
 import weakref
-from importlib import import_module
 from collections import namedtuple
+from importlib import import_module
 from collections.abc import Iterable, Mapping
 from functools import cache
 from typing import Any
@@ -129,7 +129,9 @@ class _Result:
         self.rowcount = cursor.rowcount
 
     def rows(self) -> list:
-        return [self.compiled.make_row(values) for values in self.cursor.fetchall()]
+        values = self.cursor.fetchall()
+        self.cursor.close()
+        return [self.compiled.make_row(row) for row in values]
 
     def first(self):
         values = self.cursor.fetchone()
