@@ -11,7 +11,6 @@ from twofa_cli.errors import Rejected
 from twofa_cli.runtime import Runtime
 from twofa_cli.security import verify_password
 from twofa_cli.services import audit, devices, system
-from twofa_cli.services.accounts import audience_of
 from twofa_cli.services.challenges import (
     audited_send, find_account, method_with_provider, open_challenge,
 )
