@@ -153,19 +153,35 @@ _CHECKS = (
     " max(CASE WHEN status != 'used' THEN created_at END) AS newest_open"
     " FROM challenge WHERE account_id = ? AND created_at > ?) AS r"
     " JOIN (SELECT count(*) AS sent, min(sent_at) AS oldest FROM delivery"
-    " WHERE budget = ? AND sent_at > ?) AS d ON 1"
+    " WHERE budget = ? AND sent_at > ?) AS d ON true"
     " JOIN (SELECT count(*) AS sent, min(sent_at) AS oldest FROM delivery"
-    " WHERE provider_id = ? AND sent_at > ?) AS p ON 1")
+    " WHERE provider_id = ? AND sent_at > ?) AS p ON true")
+
+
+def _naive(moment: datetime) -> datetime:
+    """How a timestamp goes to PostgreSQL's ``timestamp without time zone``: naive UTC."""
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 class RawCycle:
-    """enroll + verify as plain SQL on sqlite3: the statements twofa sends, hand-written."""
+    """enroll + verify as plain SQL: the statements twofa sends, hand-written.
 
-    def __init__(self, db: Path, rt) -> None:
-        self.db = sqlite3.connect(db, isolation_level=None, timeout=30)
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000",
-                       "foreign_keys=ON"):
-            self.db.execute(f"PRAGMA {pragma}")
+    On sqlite3 by default; with ``postgresql``, ``db`` is an autocommit psycopg
+    connection that takes ``?`` placeholders (benchmarks/postgres.py), and the sending
+    transaction takes the advisory locks twofa takes there.
+    """
+
+    def __init__(self, db: Path, rt, *, postgresql=None) -> None:
+        if postgresql is None:
+            self.db = sqlite3.connect(db, isolation_level=None, timeout=30)
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000",
+                           "foreign_keys=ON"):
+                self.db.execute(f"PRAGMA {pragma}")
+        else:
+            self.db = postgresql
+        self.postgresql = postgresql is not None
+        self.begin = "BEGIN" if self.postgresql else "BEGIN IMMEDIATE"
+        self.ts = _naive if self.postgresql else _ts
         self.rt = rt
         self.statements = 0
 
@@ -182,7 +198,7 @@ class RawCycle:
 
         rt, settings = self.rt, self.rt.settings
         q = self._q
-        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute(self.begin)
         try:
             row = q(_ACCOUNT, (account.strip().lower(),)).fetchone()
             if row is None:
@@ -194,14 +210,19 @@ class RawCycle:
                 _METHOD, (METHOD,)).fetchone()
             destination = validate.email_address(destination).lower()
             budget = budget_key(destination)
+            if self.postgresql:
+                q("SELECT pg_advisory_xact_lock(hashtext(?)), pg_advisory_xact_lock(hashtext(?)),"
+                  " pg_advisory_xact_lock(hashtext(?))",
+                  (f"twofa-account:{account_id}", f"twofa-send:{budget}",
+                   f"twofa-provider:{provider_id}")).fetchall()
             now = rt.now()
-            since = _ts(now - timedelta(hours=1))
+            since = self.ts(now - timedelta(hours=1))
             (recent, _oldest, _open, enrolled, pending, to_destination, _d, by_provider, _p) = q(
                 _CHECKS, (account_id, method_id, destination, account_id, account_id, since,
                           budget, since, provider_id, since)).fetchone()
             if enrolled is not None:
                 raise Conflict("already enrolled")
-            if locked_until is not None and locked_until > _ts(now):
+            if locked_until is not None and locked_until > self.ts(now):
                 raise Throttled("locked")
             if recent >= settings.throttle.max_challenges_per_account_per_hour:
                 raise Throttled("account cap")
@@ -216,23 +237,23 @@ class RawCycle:
                 "INSERT INTO challenge (account_id, purpose, secondary_auth_id, destination, entry_id,"
                 " code_hmac, status, attempts, sends, last_sent_at, expires_at, created_at)"
                 " VALUES (?, 'enroll', ?, ?, NULL, '', 'pending', 0, 0, NULL, ?, ?) RETURNING id",
-                (account_id, method_id, destination, _ts(now), _ts(now))).fetchall()
+                (account_id, method_id, destination, self.ts(now), self.ts(now))).fetchall()
             ttl = settings.codes.ttl_seconds
             code = generate_code(settings.codes.length)
             q("UPDATE challenge SET code_hmac = ?, status = 'pending', attempts = 0,"
               " sends = (challenge.sends + 1), last_sent_at = ?, expires_at = ? WHERE id = ?",
-              (rt.key.code_hmac(challenge_id, code), _ts(now),
-               _ts(now + timedelta(seconds=ttl)), challenge_id))
+              (rt.key.code_hmac(challenge_id, code), self.ts(now),
+               self.ts(now + timedelta(seconds=ttl)), challenge_id))
             message = code_message(company or "", code, ttl, destination)
             (outbox_id,), = q('INSERT INTO outbox ("to", channel, subject, body, code, created_at)'
                               " VALUES (?, 'email', ?, ?, ?, ?) RETURNING id",
-                              (destination, message.subject, message.text, code, _ts(now))).fetchall()
+                              (destination, message.subject, message.text, code, self.ts(now))).fetchall()
             q("INSERT INTO delivery (provider_id, destination, budget, provider_message_id, sent_at)"
               " VALUES (?, ?, ?, ?, ?)",
-              (provider_id, destination, budget, f"outbox-{outbox_id}", _ts(now)))
+              (provider_id, destination, budget, f"outbox-{outbox_id}", self.ts(now)))
             q("INSERT INTO audit (at, actor, action, account_id, target, outcome, detail)"
               " VALUES (?, ?, 'code.sent', ?, ?, 'ok', 'enroll')",
-              (_ts(now), rt.actor, account_id, mask_destination(destination)))
+              (self.ts(now), rt.actor, account_id, mask_destination(destination)))
             self.db.execute("COMMIT")
             return challenge_id
         except BaseException:
@@ -245,7 +266,7 @@ class RawCycle:
 
         rt, settings = self.rt, self.rt.settings
         q = self._q
-        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute(self.begin)
         try:
             row = q(_ACCOUNT, (account.strip().lower(),)).fetchone()
             if row is None:
@@ -253,7 +274,7 @@ class RawCycle:
             (account_id, _is_admin, locked_until, failures, lockouts, _allowed, _company,
              challenge_id, _purpose, method_id, destination, _entry, code_hmac, attempts,
              _sends, _last, expires) = row
-            now = _ts(rt.now())
+            now = self.ts(rt.now())
             if locked_until is not None and locked_until > now:
                 raise Throttled("locked")
             if challenge_id is None:
