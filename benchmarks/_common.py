@@ -184,18 +184,19 @@ def set_config(home: Path, section: str, values: dict[str, int | str]) -> None:
 
 
 def prepare_home(home: Path, *, throttle: dict[str, int] | None = None,
-                 lockout: dict[str, int] | None = None) -> None:
-    """A simulate-mode home with an email method ("Email code") that customers may use."""
+                 lockout: dict[str, int] | None = None, database_url: str | None = None) -> None:
+    """A simulate-mode home with an email method ("Email code") that customers may use
+    (on ``database_url``, else its own SQLite file)."""
     from twofa_cli.runtime import open_runtime
     from twofa_cli.services import providers, secondary_auth, system
     from twofa_cli.services.setup import initialise
 
-    initialise(home)
+    initialise(home, database_url=database_url)
     if throttle:
         set_config(home, "throttle", throttle)
     if lockout:
         set_config(home, "lockout", lockout)
-    rt = open_runtime(home, actor="benchmark")
+    rt = open_runtime(home, actor="benchmark", database_url=database_url)
     try:
         providers.add_provider(rt, channel="smtp", title="Email")
         secondary_auth.add_secondary_auth(rt, provider="Email", title="Email code")

@@ -13,13 +13,14 @@ an hour, so the send caps do not count it), an outbox message and an audit
 row. Every cycle enrols a destination the account does not have yet.
 
 The baseline is the same cycle hand-written on the ``sqlite3`` module: the
-same transactions (BEGIN IMMEDIATE ... COMMIT), the same reads and writes, the
-same non-SQL work (email validation, code generation, HMAC, masking), no ORM.
-Both stores are built first; then ORM and baseline, on both stores, run in
-alternating blocks of 50 cycles so that machine load hits every figure alike.
+same transactions (BEGIN IMMEDIATE ... COMMIT), the same SQL statements as
+twofa sends them, the same non-SQL work (email validation, code generation,
+HMAC, masking), no SQLAlchemy. Both stores are built first; then twofa and
+baseline, on both stores, run in alternating blocks of 50 cycles so that
+machine load hits every figure alike.
 
-Targets: >= 1,000 cycles a second; ORM time per cycle <= 3x the baseline's;
-time per cycle with 1,000,000 accounts <= 1.5x the time with 1,000.
+Targets: >= 1,000 cycles a second; twofa's time per cycle <= 2x the baseline's;
+time per cycle with 1,000,000 accounts <= 1.2x the time with 1,000.
 
 Usage: python benchmarks/throughput.py [--cycles N] [--large N] [--keep DIR]
 """
@@ -107,7 +108,7 @@ def read_code(reader: sqlite3.Connection, destination: str) -> str:
     return code
 
 
-def orm_cycles(rt, reader, work: list[tuple[str, str]]) -> tuple[float, float]:
+def twofa_cycles(rt, reader, work: list[tuple[str, str]]) -> tuple[float, float]:
     from twofa_cli.services.challenges import verify
     from twofa_cli.services.enrollment import enroll
 
@@ -128,14 +129,59 @@ def orm_cycles(rt, reader, work: list[tuple[str, str]]) -> tuple[float, float]:
 # -- the same cycle, hand-written on sqlite3 -----------------------------------------
 
 
-class RawCycle:
-    """enroll + verify as plain SQL: what the ORM version is measured against."""
+_ACCOUNT = (
+    "SELECT account.id, account.is_admin, account.locked_until, account.failed_verifications,"
+    " account.lockouts,"
+    " (SELECT value FROM setting WHERE \"key\" = CASE WHEN account.is_admin THEN 'allowed.admin'"
+    " ELSE 'allowed.customer' END),"
+    " (SELECT value FROM setting WHERE \"key\" = 'company_name'),"
+    " challenge.id, challenge.purpose, challenge.secondary_auth_id, challenge.destination,"
+    " challenge.entry_id, challenge.code_hmac, challenge.attempts, challenge.sends,"
+    " challenge.last_sent_at, challenge.expires_at"
+    " FROM account LEFT OUTER JOIN challenge ON challenge.id = (SELECT p.id FROM challenge AS p"
+    " WHERE p.account_id = account.id AND p.status = 'pending' ORDER BY p.id DESC LIMIT 1)"
+    " WHERE account.email = ?")
+_METHOD = ("SELECT provider.id, provider.channel, provider.title, provider.options, provider.secrets,"
+           " secondary_auth.id, secondary_auth.title FROM secondary_auth"
+           " JOIN provider ON provider.id = secondary_auth.provider_id WHERE secondary_auth.title = ?")
+_CHECKS = (
+    "SELECT r.recent, r.oldest, r.newest_open,"
+    " (SELECT id FROM entry WHERE account_id = ? AND secondary_auth_id = ? AND destination = ?),"
+    " EXISTS (SELECT * FROM challenge WHERE account_id = ? AND status = 'pending'),"
+    " d.sent, d.oldest, p.sent, p.oldest"
+    " FROM (SELECT count(*) AS recent, min(created_at) AS oldest,"
+    " max(CASE WHEN status != 'used' THEN created_at END) AS newest_open"
+    " FROM challenge WHERE account_id = ? AND created_at > ?) AS r"
+    " JOIN (SELECT count(*) AS sent, min(sent_at) AS oldest FROM delivery"
+    " WHERE budget = ? AND sent_at > ?) AS d ON true"
+    " JOIN (SELECT count(*) AS sent, min(sent_at) AS oldest FROM delivery"
+    " WHERE provider_id = ? AND sent_at > ?) AS p ON true")
 
-    def __init__(self, db: Path, rt) -> None:
-        self.db = sqlite3.connect(db, isolation_level=None, timeout=30)
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000",
-                       "foreign_keys=ON"):
-            self.db.execute(f"PRAGMA {pragma}")
+
+def _naive(moment: datetime) -> datetime:
+    """How a timestamp goes to PostgreSQL's ``timestamp without time zone``: naive UTC."""
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+class RawCycle:
+    """enroll + verify as plain SQL: the statements twofa sends, hand-written.
+
+    On sqlite3 by default; with ``postgresql``, ``db`` is an autocommit psycopg
+    connection that takes ``?`` placeholders (benchmarks/postgres.py), and the sending
+    transaction takes the advisory locks twofa takes there.
+    """
+
+    def __init__(self, db: Path, rt, *, postgresql=None) -> None:
+        if postgresql is None:
+            self.db = sqlite3.connect(db, isolation_level=None, timeout=30)
+            for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000",
+                           "foreign_keys=ON"):
+                self.db.execute(f"PRAGMA {pragma}")
+        else:
+            self.db = postgresql
+        self.postgresql = postgresql is not None
+        self.begin = "BEGIN" if self.postgresql else "BEGIN IMMEDIATE"
+        self.ts = _naive if self.postgresql else _ts
         self.rt = rt
         self.statements = 0
 
@@ -152,65 +198,62 @@ class RawCycle:
 
         rt, settings = self.rt, self.rt.settings
         q = self._q
-        self._q("BEGIN IMMEDIATE")
+        self.db.execute(self.begin)
         try:
-            row = q("SELECT id, is_admin, locked_until FROM account WHERE email = ?",
-                    (account.strip().lower(),)).fetchone()
+            row = q(_ACCOUNT, (account.strip().lower(),)).fetchone()
             if row is None:
                 raise NotFound(account)
-            account_id, is_admin, locked_until = row
-            allowed = q('SELECT value FROM setting WHERE "key" = ?',
-                        ("allowed.admin" if is_admin else "allowed.customer",)).fetchone()
-            if not allowed or allowed[0] != "active":
+            account_id, _is_admin, locked_until, _failures, _lockouts, allowed, company = row[:7]
+            if allowed != "active":
                 raise Rejected("inactive")
-            method_id, provider_id = q("SELECT id, provider_id FROM secondary_auth WHERE title = ?",
-                                       (METHOD,)).fetchone()
-            q("SELECT channel, title FROM provider WHERE id = ?", (provider_id,)).fetchone()
+            provider_id, _channel, _title, _options, _secrets, method_id, _method = q(
+                _METHOD, (METHOD,)).fetchone()
             destination = validate.email_address(destination).lower()
-            if q("SELECT id FROM entry WHERE account_id = ? AND secondary_auth_id = ?"
-                 " AND destination = ?", (account_id, method_id, destination)).fetchone():
-                raise Conflict("already enrolled")
-            now = rt.now()
-            if locked_until is not None and locked_until > _ts(now):
-                raise Throttled("locked")
-            since = _ts(now - timedelta(hours=1))
-            count, _oldest, _open = q(
-                "SELECT count(*), min(created_at), max(CASE WHEN status != 'used' THEN created_at END)"
-                " FROM challenge WHERE account_id = ? AND created_at > ?", (account_id, since)).fetchone()
-            if count >= settings.throttle.max_challenges_per_account_per_hour:
-                raise Throttled("account cap")
-            q("UPDATE challenge SET status = 'superseded' WHERE account_id = ? AND status = 'pending'",
-              (account_id,))
             budget = budget_key(destination)
-            count, _oldest = q("SELECT count(*), min(sent_at) FROM delivery"
-                               " WHERE budget = ? AND sent_at > ?", (budget, since)).fetchone()
-            if count >= settings.throttle.max_per_destination_per_hour:
+            if self.postgresql:
+                q("SELECT pg_advisory_xact_lock(hashtext(?)), pg_advisory_xact_lock(hashtext(?)),"
+                  " pg_advisory_xact_lock(hashtext(?))",
+                  (f"twofa-account:{account_id}", f"twofa-send:{budget}",
+                   f"twofa-provider:{provider_id}")).fetchall()
+            now = rt.now()
+            since = self.ts(now - timedelta(hours=1))
+            (recent, _oldest, _open, enrolled, pending, to_destination, _d, by_provider, _p) = q(
+                _CHECKS, (account_id, method_id, destination, account_id, account_id, since,
+                          budget, since, provider_id, since)).fetchone()
+            if enrolled is not None:
+                raise Conflict("already enrolled")
+            if locked_until is not None and locked_until > self.ts(now):
+                raise Throttled("locked")
+            if recent >= settings.throttle.max_challenges_per_account_per_hour:
+                raise Throttled("account cap")
+            if to_destination >= settings.throttle.max_per_destination_per_hour:
                 raise Throttled("destination cap")
-            count, _oldest = q("SELECT count(*), min(sent_at) FROM delivery"
-                               " WHERE provider_id = ? AND sent_at > ?", (provider_id, since)).fetchone()
-            if count >= settings.throttle.provider_hourly_cap:
+            if by_provider >= settings.throttle.provider_hourly_cap:
                 raise Throttled("provider cap")
-            ttl = settings.codes.ttl_seconds
-            expires = _ts(now + timedelta(seconds=ttl))
-            challenge_id = q(
+            if pending:
+                q("UPDATE challenge SET status = 'superseded' WHERE account_id = ?"
+                  " AND status = 'pending'", (account_id,))
+            (challenge_id,), = q(
                 "INSERT INTO challenge (account_id, purpose, secondary_auth_id, destination, entry_id,"
                 " code_hmac, status, attempts, sends, last_sent_at, expires_at, created_at)"
-                " VALUES (?, 'enroll', ?, ?, NULL, '', 'pending', 0, 0, NULL, ?, ?)",
-                (account_id, method_id, destination, _ts(now), _ts(now))).lastrowid
+                " VALUES (?, 'enroll', ?, ?, NULL, '', 'pending', 0, 0, NULL, ?, ?) RETURNING id",
+                (account_id, method_id, destination, self.ts(now), self.ts(now))).fetchall()
+            ttl = settings.codes.ttl_seconds
             code = generate_code(settings.codes.length)
-            q("UPDATE challenge SET code_hmac = ?, sends = 1, last_sent_at = ?, expires_at = ?"
-              " WHERE id = ?", (rt.key.code_hmac(challenge_id, code), _ts(now), expires, challenge_id))
-            company = q("SELECT value FROM setting WHERE \"key\" = 'company_name'").fetchone()
-            message = code_message(company[0] if company else "", code, ttl, destination)
-            outbox_id = q('INSERT INTO outbox ("to", channel, subject, body, code, created_at)'
-                          " VALUES (?, 'email', ?, ?, ?, ?)",
-                          (destination, message.subject, message.text, code, _ts(now))).lastrowid
+            q("UPDATE challenge SET code_hmac = ?, status = 'pending', attempts = 0,"
+              " sends = (challenge.sends + 1), last_sent_at = ?, expires_at = ? WHERE id = ?",
+              (rt.key.code_hmac(challenge_id, code), self.ts(now),
+               self.ts(now + timedelta(seconds=ttl)), challenge_id))
+            message = code_message(company or "", code, ttl, destination)
+            (outbox_id,), = q('INSERT INTO outbox ("to", channel, subject, body, code, created_at)'
+                              " VALUES (?, 'email', ?, ?, ?, ?) RETURNING id",
+                              (destination, message.subject, message.text, code, self.ts(now))).fetchall()
             q("INSERT INTO delivery (provider_id, destination, budget, provider_message_id, sent_at)"
               " VALUES (?, ?, ?, ?, ?)",
-              (provider_id, destination, budget, f"outbox-{outbox_id}", _ts(now)))
+              (provider_id, destination, budget, f"outbox-{outbox_id}", self.ts(now)))
             q("INSERT INTO audit (at, actor, action, account_id, target, outcome, detail)"
               " VALUES (?, ?, 'code.sent', ?, ?, 'ok', 'enroll')",
-              (_ts(now), rt.actor, account_id, mask_destination(destination)))
+              (self.ts(now), rt.actor, account_id, mask_destination(destination)))
             self.db.execute("COMMIT")
             return challenge_id
         except BaseException:
@@ -223,22 +266,19 @@ class RawCycle:
 
         rt, settings = self.rt, self.rt.settings
         q = self._q
-        self._q("BEGIN IMMEDIATE")
+        self.db.execute(self.begin)
         try:
-            row = q("SELECT id, locked_until FROM account WHERE email = ?",
-                    (account.strip().lower(),)).fetchone()
+            row = q(_ACCOUNT, (account.strip().lower(),)).fetchone()
             if row is None:
                 raise NotFound(account)
-            account_id, locked_until = row
-            now = _ts(rt.now())
+            (account_id, _is_admin, locked_until, failures, lockouts, _allowed, _company,
+             challenge_id, _purpose, method_id, destination, _entry, code_hmac, attempts,
+             _sends, _last, expires) = row
+            now = self.ts(rt.now())
             if locked_until is not None and locked_until > now:
                 raise Throttled("locked")
-            challenge = q("SELECT id, purpose, secondary_auth_id, destination, code_hmac, attempts,"
-                          " expires_at FROM challenge WHERE account_id = ? AND status = 'pending'"
-                          " ORDER BY id DESC LIMIT 1", (account_id,)).fetchone()
-            if challenge is None:
+            if challenge_id is None:
                 raise Rejected("no code is pending")
-            challenge_id, _purpose, method_id, destination, code_hmac, attempts, expires = challenge
             if attempts >= settings.codes.max_attempts or expires <= now:
                 raise Rejected("expired")
             given = rt.key.code_hmac(challenge_id, code)
@@ -249,13 +289,14 @@ class RawCycle:
                         (challenge_id, given, settings.codes.max_attempts, now)).rowcount
             if claimed != 1:
                 raise Rejected("already used")
-            q("UPDATE account SET failed_verifications = 0, locked_until = NULL, lockouts = 0 WHERE id = ?",
-              (account_id,))
-            entry = q("SELECT id FROM entry WHERE account_id = ? AND secondary_auth_id = ?"
-                      " AND destination = ?", (account_id, method_id, destination)).fetchone()
-            entry_id = entry[0] if entry else q(
+            if failures or locked_until is not None or lockouts:
+                q("UPDATE account SET failed_verifications = 0, locked_until = NULL, lockouts = 0"
+                  " WHERE id = ?", (account_id,))
+            (entry_id,), = q(
                 "INSERT INTO entry (account_id, secondary_auth_id, destination, created_at)"
-                " VALUES (?, ?, ?, ?)", (account_id, method_id, destination, now)).lastrowid
+                " VALUES (?, ?, ?, ?) ON CONFLICT (account_id, secondary_auth_id, destination)"
+                " DO UPDATE SET destination = excluded.destination RETURNING id",
+                (account_id, method_id, destination, now)).fetchall()
             q("INSERT INTO audit (at, actor, action, account_id, target, outcome, detail)"
               " VALUES (?, ?, 'entry.verified', ?, ?, 'ok', '')", (now, rt.actor, account_id, str(entry_id)))
             self.db.execute("COMMIT")
@@ -282,31 +323,28 @@ def raw_cycles(raw: RawCycle, reader, work: list[tuple[str, str]]) -> tuple[floa
 # -- one store size ------------------------------------------------------------------
 
 
-def count_orm_statements(rt, account: str, destination: str, reader) -> tuple[int, int]:
-    """Statements and transactions of one ORM cycle (an untimed extra cycle)."""
+def count_twofa_statements(home: Path, account: str, destination: str, reader) -> tuple[int, int]:
+    """Statements and transactions of one twofa cycle (an untimed extra cycle), read through
+    sqlite3's trace hook on a Runtime of their own: a listener on the timed Runtime's engine
+    would slow every statement it runs after."""
     from sqlalchemy import event
 
+    from twofa_cli.runtime import open_runtime
     from twofa_cli.services.challenges import verify
     from twofa_cli.services.enrollment import enroll
 
-    seen = {"statements": 0, "transactions": 0}
-
-    def on_execute(*_args):
-        seen["statements"] += 1
-
-    def on_begin(*_args):
-        seen["transactions"] += 1
-
-    event.listen(rt.engine, "before_cursor_execute", on_execute)
-    event.listen(rt.engine, "begin", on_begin)
+    seen: list[str] = []
+    rt = open_runtime(home, actor="webapp")
+    rt.engine.dispose()
+    event.listen(rt.engine, "connect",
+                 lambda dbapi_connection, _record: dbapi_connection.set_trace_callback(seen.append))
     try:
         enroll(rt, account, method=METHOD, email=destination)
         verify(rt, account, read_code(reader, destination))
     finally:
-        event.remove(rt.engine, "before_cursor_execute", on_execute)
-        event.remove(rt.engine, "begin", on_begin)
-    # The BEGIN IMMEDIATE of each transaction is a cursor execute too; COMMIT is not.
-    return seen["statements"], seen["transactions"]
+        rt.engine.dispose()
+    begins = sum(1 for sql in seen if sql.startswith("BEGIN"))
+    return sum(1 for sql in seen if not sql.startswith(("BEGIN", "COMMIT"))), begins
 
 
 class Store:
@@ -331,27 +369,27 @@ class Store:
         rng = random.Random(size)
         picks = [rng.randrange(1, size + 1) for _ in range(2 * cycles + 22)]
         work = [(email_of(n), f"new{k:07d}.{n}@example.net") for k, n in enumerate(picks)]
-        warm_orm, warm_raw, work = work[:10], work[10:20], work[20:]
-        orm_cycles(self.rt, self.reader, warm_orm)  # caches, statement compilation, page cache
+        warm_twofa, warm_raw, work = work[:10], work[10:20], work[20:]
+        twofa_cycles(self.rt, self.reader, warm_twofa)  # caches, statement compilation, page cache
         raw_cycles(self.raw, self.reader, warm_raw)
-        statements, transactions = count_orm_statements(self.rt, *work.pop(), self.reader)
+        statements, transactions = count_twofa_statements(self.home, *work.pop(), self.reader)
         self.raw.statements = 0
         raw_cycles(self.raw, self.reader, [work.pop()])
         c.note(f"{label}: one cycle issues {statements} SQL statements in {transactions} "
-               f"transactions through the ORM (BEGIN counted, COMMIT not), "
+               f"transactions through twofa (BEGIN and COMMIT not counted), "
                f"{self.raw.statements} hand-written (2 transactions)")
-        self.orm_work, self.raw_work = work[:cycles], work[cycles:2 * cycles]
-        self.orm = [0.0, 0.0]
+        self.twofa_work, self.raw_work = work[:cycles], work[cycles:2 * cycles]
+        self.twofa = [0.0, 0.0]
         self.base = [0.0, 0.0]
-        self.cpu_orm = self.cpu_raw = 0.0
+        self.cpu_twofa = self.cpu_raw = 0.0
 
     def block(self, start: int) -> None:
         """BLOCK cycles through the library, then BLOCK hand-written ones."""
         t = time.process_time()
-        s, v = orm_cycles(self.rt, self.reader, self.orm_work[start:start + BLOCK])
-        self.cpu_orm += time.process_time() - t
-        self.orm[0] += s
-        self.orm[1] += v
+        s, v = twofa_cycles(self.rt, self.reader, self.twofa_work[start:start + BLOCK])
+        self.cpu_twofa += time.process_time() - t
+        self.twofa[0] += s
+        self.twofa[1] += v
         t = time.process_time()
         s, v = raw_cycles(self.raw, self.reader, self.raw_work[start:start + BLOCK])
         self.cpu_raw += time.process_time() - t
@@ -364,27 +402,27 @@ class Store:
         self.reader.close()
         if not self.keep:
             c.remove(self.home)
-        return {"orm": self.orm, "raw": self.base, "cycles": self.cycles,
-                "cpu_orm": self.cpu_orm, "cpu_raw": self.cpu_raw}
+        return {"twofa": self.twofa, "raw": self.base, "cycles": self.cycles,
+                "cpu_twofa": self.cpu_twofa, "cpu_raw": self.cpu_raw}
 
 
 def report(label: str, r: dict) -> float:
     n = r["cycles"]
-    (orm_send, orm_verify), (raw_send, raw_verify) = r["orm"], r["raw"]
-    orm_cycle, raw_cycle = orm_send + orm_verify, raw_send + raw_verify
-    c.summary(f"throughput codes sent (enroll) {label}", f"{n / orm_send:.0f} /s",
-              f"{n / raw_send:.0f} /s raw sqlite3", c.ratio(orm_send, raw_send), "-", None)
-    c.summary(f"throughput codes verified {label}", f"{n / orm_verify:.0f} /s",
-              f"{n / raw_verify:.0f} /s raw sqlite3", c.ratio(orm_verify, raw_verify), "-", None)
-    c.summary(f"throughput enroll+verify cycles {label}", f"{n / orm_cycle:.0f} /s",
-              f"{n / raw_cycle:.0f} /s raw sqlite3", c.ratio(orm_cycle, raw_cycle), ">= 1000 /s",
-              n / orm_cycle >= 1000)
-    c.summary(f"throughput ORM/raw time per cycle {label}", f"{orm_cycle / n * 1000:.2f} ms",
-              f"{raw_cycle / n * 1000:.2f} ms raw sqlite3", c.ratio(orm_cycle, raw_cycle),
-              "<= 3.00x", orm_cycle <= 3 * raw_cycle)
-    c.note(f"{label}: {n} cycles; process CPU time per cycle: ORM {r['cpu_orm'] / n * 1000:.2f} ms, "
+    (twofa_send, twofa_verify), (raw_send, raw_verify) = r["twofa"], r["raw"]
+    twofa_cycle, raw_cycle = twofa_send + twofa_verify, raw_send + raw_verify
+    c.summary(f"throughput codes sent (enroll) {label}", f"{n / twofa_send:.0f} /s",
+              f"{n / raw_send:.0f} /s raw sqlite3", c.ratio(twofa_send, raw_send), "-", None)
+    c.summary(f"throughput codes verified {label}", f"{n / twofa_verify:.0f} /s",
+              f"{n / raw_verify:.0f} /s raw sqlite3", c.ratio(twofa_verify, raw_verify), "-", None)
+    c.summary(f"throughput enroll+verify cycles {label}", f"{n / twofa_cycle:.0f} /s",
+              f"{n / raw_cycle:.0f} /s raw sqlite3", c.ratio(twofa_cycle, raw_cycle), ">= 1000 /s",
+              n / twofa_cycle >= 1000)
+    c.summary(f"throughput twofa/raw time per cycle {label}", f"{twofa_cycle / n * 1000:.2f} ms",
+              f"{raw_cycle / n * 1000:.2f} ms raw sqlite3", c.ratio(twofa_cycle, raw_cycle),
+              "<= 2.00x", twofa_cycle <= 2 * raw_cycle)
+    c.note(f"{label}: {n} cycles; process CPU time per cycle: twofa {r['cpu_twofa'] / n * 1000:.2f} ms, "
            f"raw {r['cpu_raw'] / n * 1000:.2f} ms (reading codes back included)")
-    return orm_cycle / n
+    return twofa_cycle / n
 
 
 def main() -> int:
@@ -417,7 +455,7 @@ def main() -> int:
     c.note(f"raw sqlite3 time per cycle, {large_label} vs {small_label}: {raw_large / raw_small:.2f}x")
     c.summary(f"throughput time per cycle {large_label} vs {small_label}", f"{per_large * 1000:.2f} ms",
               f"{per_small * 1000:.2f} ms with {small_label}", c.ratio(per_large, per_small),
-              "<= 1.50x", per_large <= 1.5 * per_small)
+              "<= 1.20x", per_large <= 1.2 * per_small)
     return c.finish()
 
 

@@ -206,8 +206,8 @@ def test_rule05_claim_is_a_conditional_update(rt, sms_setup):
     [challenge] = challenge_rows(rt)
     given = rt.key.code_hmac(challenge.id, code)
     with rt.transaction() as session:
-        assert challenges._claim(session, rt, challenge, given) is True
-        assert challenges._claim(session, rt, challenge, given) is False
+        assert challenges._claim(session.connection(), rt, challenge.id, given) is True
+        assert challenges._claim(session.connection(), rt, challenge.id, given) is False
 
 
 # -- rule 6: account lockout -------------------------------------------------------------------

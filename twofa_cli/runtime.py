@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from twofa_cli.config import Settings, load_initialised_settings
@@ -56,6 +56,18 @@ class Runtime:
             return
         with transaction(self.engine) as session:
             yield session
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A transaction on SQLAlchemy Core, for the customer flow's hot path: statements
+        built once, plain rows, no unit of work. Commits when the block ends, rolls back on
+        any exception; inside ``one_transaction`` (same thread), that one's connection."""
+        joined = getattr(self._joined, "session", None)
+        if joined is not None:
+            yield joined.connection()
+            return
+        with self.engine.begin() as connection:
+            yield connection
 
     @contextmanager
     def one_transaction(self) -> Iterator[Session]:

@@ -80,7 +80,7 @@ def delete_account(rt: Runtime, ident: str) -> dict:
         data = account_public(account)
         entries = session.exec(select(Entry).where(Entry.account_id == account.id)).all()
         for entry in entries:
-            delete_entry(session, rt, entry)
+            delete_entry(session.connection(), rt, entry)
         session.execute(delete(Challenge).where(col(Challenge.account_id) == account.id))
         session.execute(delete(TrustedDevice).where(col(TrustedDevice.account_id) == account.id))
         session.delete(account)

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from sqlalchemy import insert
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from twofa_cli.runtime import Runtime
 from twofa_cli.validate import printable
 from twofa_cli.services.common import find, iso
+from twofa_cli.store.core import Prepared
 from twofa_cli.store.models import Account, AuditEvent
 
 # A plain INSERT in the caller's transaction: an audit row is written, never read back or
-# changed, so it skips the ORM's object and unit-of-work bookkeeping (half its cost).
-_INSERT = insert(AuditEvent.__table__)
+# changed, so it skips the ORM's object and unit-of-work bookkeeping (half its cost), and
+# as a prepared statement (store/core.py) the per-execute work of SQLAlchemy too.
+_INSERT = Prepared(insert(AuditEvent.__table__),
+                   keys=("at", "actor", "action", "account_id", "target", "outcome", "detail"))
 
 
 def record(
-    session: Session,
+    session: Session | Connection,
     rt: Runtime,
     action: str,
     *,
@@ -25,8 +29,8 @@ def record(
     outcome: str = "ok",
     detail: str = "",
 ) -> None:
-    session.execute(
-        _INSERT,
+    _INSERT.run(
+        session,
         {
             "at": rt.now(),
             "actor": _inert(rt.actor, 200),

@@ -20,29 +20,116 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, case, func, or_, update
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam, case, exists, func, insert, or_, select, true, update
+from sqlalchemy.engine import Connection
 
 from twofa_cli.channels import Message
-from twofa_cli.errors import BadInput, DeliveryFailed, Rejected, Throttled, TwofaError
+from twofa_cli.errors import BadInput, Conflict, DeliveryFailed, Rejected, Throttled, TwofaError
 from twofa_cli.runtime import Runtime
 from twofa_cli.security import codes_match, generate_code, mask_destination
 from twofa_cli.services import audit, delivery, devices, system
-from twofa_cli.services.common import find, iso
-from twofa_cli.store.engine import serialize_on
-from twofa_cli.store.models import Account, Challenge, Entry, Provider, SecondaryAuth
+from twofa_cli.services.common import find_row, iso
+from twofa_cli.store.core import Prepared, Row, lock, upsert_entry
+from twofa_cli.store.models import Account, Challenge, Entry, Provider, SecondaryAuth, Setting
 
-# Built once (hot path). An account's challenges of the last hour: how many, the oldest,
-# and the newest one not completed (a completed one is no reason to make the next wait).
-_RECENT_CHALLENGES = (
-    select(func.count(), func.min(Challenge.created_at),
-           func.max(case((col(Challenge.status) != "used", Challenge.created_at))))
-    .where(col(Challenge.account_id) == bindparam("account_id"),
-           col(Challenge.created_at) > bindparam("since"))
+# The statements below are built once and prepared per dialect (the hot path: store/core.py).
+_account, _challenge, _entry = Account.__table__, Challenge.__table__, Entry.__table__
+_method, _provider, _setting = SecondaryAuth.__table__, Provider.__table__, Setting.__table__
+
+
+def _setting_value(key):
+    return select(_setting.c.value).where(_setting.c.key == key).scalar_subquery()
+
+
+# An account with what every step of the flow reads about it: its audience's Active
+# switch, the company name and its pending challenge (the newest, if a race left two).
+_pending = _challenge.alias("newest_pending")
+_PENDING_ID = (select(_pending.c.id)
+               .where(_pending.c.account_id == _account.c.id, _pending.c.status == "pending")
+               .order_by(_pending.c.id.desc()).limit(1).correlate(_account).scalar_subquery())
+
+
+def _account_read(where):
+    return (
+        select(_account.c.id, _account.c.is_admin, _account.c.locked_until,
+               _account.c.failed_verifications, _account.c.lockouts,
+               _setting_value(case((_account.c.is_admin, system.allowed_key("admin")),
+                                   else_=system.allowed_key("customer"))).label("allowed"),
+               _setting_value(system.COMPANY_NAME).label("company"),
+               _challenge.c.id.label("challenge_id"), _challenge.c.purpose,
+               _challenge.c.secondary_auth_id, _challenge.c.destination, _challenge.c.entry_id,
+               _challenge.c.code_hmac, _challenge.c.attempts, _challenge.c.sends,
+               _challenge.c.last_sent_at, _challenge.c.expires_at)
+        .select_from(_account.outerjoin(_challenge, _challenge.c.id == _PENDING_ID))
+        .where(where)
+    )
+
+
+_ACCOUNT_BY_ID = Prepared(_account_read(_account.c.id == bindparam("id")))
+_ACCOUNT_BY_EMAIL = Prepared(_account_read(_account.c.email == bindparam("value")))
+_LOCKED_UNTIL = Prepared(select(_account.c.locked_until)
+                         .where(_account.c.id == bindparam("account_id")))
+
+
+def method_with_provider(*columns):
+    """A method and its provider in one row that serves as the provider (``id``, ``channel``,
+    ``title``, ``options``, ``secrets``), the method's as ``method_id`` and ``method_title``."""
+    return (select(_provider.c.id, _provider.c.channel, _provider.c.title, _provider.c.options,
+                   _provider.c.secrets, _method.c.id.label("method_id"),
+                   _method.c.title.label("method_title"), *columns)
+            .join_from(_method, _provider, _provider.c.id == _method.c.provider_id))
+
+
+METHOD_BY_ID = Prepared(method_with_provider().where(_method.c.id == bindparam("id")))
+METHOD_BY_TITLE = Prepared(method_with_provider().where(_method.c.title == bindparam("value")))
+
+# Everything a new challenge is checked against, in one read taken after the locks: is
+# the destination enrolled already, is a challenge pending, the account's challenges of
+# the last hour (how many, the oldest, the newest one not completed: a completed one is
+# no reason to make the next wait) and both send caps.
+_recent = (
+    select(func.count().label("recent"), func.min(_challenge.c.created_at).label("oldest"),
+           func.max(case((_challenge.c.status != "used", _challenge.c.created_at)))
+           .label("newest_open"))
+    .where(_challenge.c.account_id == bindparam("account_id"),
+           _challenge.c.created_at > bindparam("since"))
+    .subquery()
 )
-_challenge, _account = Challenge.__table__, Account.__table__
+_CHECKS = Prepared(
+    select(_recent.c.recent, _recent.c.oldest, _recent.c.newest_open,
+           select(_entry.c.id).where(_entry.c.account_id == bindparam("account_id"),
+                                     _entry.c.secondary_auth_id == bindparam("method_id"),
+                                     _entry.c.destination == bindparam("destination"))
+           .scalar_subquery().label("enrolled"),
+           exists().where(_challenge.c.account_id == bindparam("account_id"),
+                          _challenge.c.status == "pending").label("pending"),
+           *delivery.CAP_COLUMNS)
+    .select_from(_recent.join(delivery.CAPS_FROM, true()))
+)
+_SUPERSEDE = Prepared(update(_challenge)
+                      .where(_challenge.c.account_id == bindparam("owner"),
+                             _challenge.c.status == "pending")
+                      .values(status="superseded"))
+_INSERT_CHALLENGE = Prepared(insert(_challenge).returning(_challenge.c.id), keys=(
+    "account_id", "purpose", "secondary_auth_id", "destination", "entry_id", "code_hmac", "status",
+    "attempts", "sends", "last_sent_at", "expires_at", "created_at"))
+# A fresh code: the old one dies, tries and expiry start over.
+_ARM = Prepared(update(_challenge).where(_challenge.c.id == bindparam("challenge_id"))
+        .values(code_hmac=bindparam("hmac"), attempts=0, sends=_challenge.c.sends + 1,
+                last_sent_at=bindparam("now"), expires_at=bindparam("expires"), status="pending"))
+# The right code wins only through this conditional UPDATE (rule 5).
+_CLAIM = Prepared(update(_challenge)
+          .where(_challenge.c.id == bindparam("challenge_id"), _challenge.c.status == "pending",
+                 _challenge.c.code_hmac == bindparam("given"),
+                 _challenge.c.attempts < bindparam("max_attempts"),
+                 _challenge.c.expires_at > bindparam("now"))
+          .values(status="used"))
+_FORGIVE = Prepared(update(_account).where(_account.c.id == bindparam("account_id"))
+            .values(failed_verifications=0, locked_until=None, lockouts=0))
+_LOCK = Prepared(update(_account).where(_account.c.id == bindparam("account_id"))
+         .values(locked_until=bindparam("until"), lockouts=_account.c.lockouts + 1))
 # One wrong try of a live code; no row when the code is already dead.
-_COUNT_TRY = (
+_COUNT_TRY = Prepared(
     update(_challenge)
     .where(_challenge.c.id == bindparam("challenge_id"), _challenge.c.status == "pending",
            _challenge.c.attempts < bindparam("max_attempts"))
@@ -51,7 +138,7 @@ _COUNT_TRY = (
 )
 # One failed verification of an account that is not locked; the first after a lock
 # ended starts a new count. No row when the account is locked.
-_COUNT_FAILURE = (
+_COUNT_FAILURE = Prepared(
     update(_account)
     .where(_account.c.id == bindparam("account_id"),
            or_(_account.c.locked_until.is_(None), _account.c.locked_until <= bindparam("now")))
@@ -60,6 +147,12 @@ _COUNT_FAILURE = (
             locked_until=None)
     .returning(_account.c.failed_verifications, _account.c.lockouts)
 )
+
+
+def find_account(connection: Connection, ident: str | int) -> Row:
+    """An account by id or email, read with ``_account_read``'s columns; else NotFound."""
+    return find_row(connection, _ACCOUNT_BY_ID, _ACCOUNT_BY_EMAIL, ident, by="email",
+                    what="account")
 
 
 def code_message(company: str, code: str, ttl_seconds: int, to: str) -> Message:
@@ -72,7 +165,7 @@ def code_message(company: str, code: str, ttl_seconds: int, to: str) -> Message:
     )
 
 
-def ensure_not_locked(rt: Runtime, account: Account) -> None:
+def ensure_not_locked(rt: Runtime, account) -> None:
     if account.locked_until is not None and account.locked_until > rt.now():
         wait = delivery.seconds_until(rt, account.locked_until)
         raise Throttled(
@@ -80,7 +173,7 @@ def ensure_not_locked(rt: Runtime, account: Account) -> None:
         )
 
 
-def ensure_challenge_allowed(session: Session, rt: Runtime, account: Account) -> None:
+def ensure_challenge_allowed(rt: Runtime, checks: Row) -> None:
     """Per-account limits on new challenges (enroll, login): an interval and an hourly cap.
 
     Without them one account could start challenges back to back, each a code sent.
@@ -88,15 +181,11 @@ def ensure_challenge_allowed(session: Session, rt: Runtime, account: Account) ->
     right after a successful enrolment or login is no abuse.
     """
     throttle = rt.settings.throttle
-    serialize_on(session, f"twofa-account:{account.id}")
-    count, oldest, newest_open = session.exec(
-        _RECENT_CHALLENGES, params={"account_id": account.id, "since": rt.now() - delivery.HOUR}
-    ).one()
-    if count >= throttle.max_challenges_per_account_per_hour:
-        wait = delivery.seconds_until(rt, oldest + delivery.HOUR)
-        raise Throttled(f"{count} codes were requested for this account in the last hour: "
+    if checks.recent >= throttle.max_challenges_per_account_per_hour:
+        wait = delivery.seconds_until(rt, checks.oldest + delivery.HOUR)
+        raise Throttled(f"{checks.recent} codes were requested for this account in the last hour: "
                         f"try again in {wait} s", retry_after=wait)
-    ensure_waited(rt, newest_open, throttle.challenge_interval_seconds)
+    ensure_waited(rt, checks.newest_open, throttle.challenge_interval_seconds)
 
 
 def ensure_waited(rt: Runtime, last: datetime | None, seconds: int) -> None:
@@ -110,58 +199,65 @@ def ensure_waited(rt: Runtime, last: datetime | None, seconds: int) -> None:
 
 
 def open_challenge(
-    session: Session, rt: Runtime, account: Account, method: SecondaryAuth, *,
+    connection: Connection, rt: Runtime, account: Row, method: Row, *,
     purpose: str, destination: str, entry_id: int | None = None,
-) -> Challenge:
-    """Replace any pending challenge of the account with a new one and send its code."""
-    ensure_challenge_allowed(session, rt, account)
-    session.execute(
-        update(Challenge)
-        .where(col(Challenge.account_id) == account.id, col(Challenge.status) == "pending")
-        .values(status="superseded")
-    )
-    now = rt.now()
-    challenge = Challenge(
-        account_id=account.id, purpose=purpose, secondary_auth_id=method.id,
-        destination=destination, entry_id=entry_id, expires_at=now, created_at=now,
-    )
-    session.add(challenge)
-    session.flush()
-    send_code(session, rt, challenge)
-    return challenge
+) -> dict:
+    """Replace any pending challenge of the account with a new one and send its code.
 
-
-def send_code(session: Session, rt: Runtime, challenge: Challenge) -> None:
-    """A fresh code for ``challenge``: the old one dies, tries and expiry start over."""
-    method = session.get(SecondaryAuth, challenge.secondary_auth_id)
-    provider = session.get(Provider, method.provider_id)
+    ``account`` is a ``find_account`` row, ``method`` a ``method_with_provider`` row.
+    Refused when enrolling a destination the account has already, while the account
+    is locked, over the account's challenge limits or over a send cap.
+    """
     # A code to the account's own verified entry (a login) spends the account's budget.
-    owner = challenge.account_id if challenge.entry_id is not None else None
-    budget = delivery.budget_for(challenge.destination, owner_id=owner)
-    delivery.check_caps(session, rt, provider, budget)
+    budget = delivery.budget_for(destination, owner_id=account.id if entry_id is not None else None)
+    now = rt.now()
+    lock(connection, f"twofa-account:{account.id}", *delivery.caps_locks(method, budget))
+    checks = _CHECKS.one(connection, {
+        "account_id": account.id, "since": now - delivery.HOUR, "method_id": method.method_id,
+        "destination": destination, "budget": budget, "provider_id": method.id,
+    })
+    if purpose == "enroll" and checks.enrolled is not None:
+        raise Conflict(f"already enrolled with this {method.method_title!r} destination "
+                       f"(entry {checks.enrolled})")
+    ensure_not_locked(rt, account)
+    ensure_challenge_allowed(rt, checks)
+    delivery.enforce_caps(rt, method, checks)
+    if checks.pending:
+        _SUPERSEDE.run(connection, {"owner": account.id})
+    challenge_id = _INSERT_CHALLENGE.one(connection, {
+        "account_id": account.id, "purpose": purpose, "secondary_auth_id": method.method_id,
+        "destination": destination, "entry_id": entry_id, "code_hmac": "", "status": "pending",
+        "attempts": 0, "sends": 0, "last_sent_at": None, "expires_at": now, "created_at": now,
+    }).id
+    expires_at = send_code(connection, rt, challenge_id, account, method, purpose=purpose,
+                           destination=destination, budget=budget)
+    return sent(challenge_id, expires_at, destination)
+
+
+def send_code(
+    connection: Connection, rt: Runtime, challenge_id: int, account: Row, provider, *,
+    purpose: str, destination: str, budget: str,
+) -> datetime:
+    """A fresh code for the challenge, sent after the caps were checked; its expiry."""
     settings = rt.settings
     code = generate_code(settings.codes.length)
     now = rt.now()
-    challenge.code_hmac = rt.key.code_hmac(challenge.id, code)
-    challenge.attempts = 0
-    challenge.sends += 1
-    challenge.last_sent_at = now
-    challenge.expires_at = now + timedelta(seconds=settings.codes.ttl_seconds)
-    challenge.status = "pending"
-    session.add(challenge)
-    message = code_message(system.company_name(session), code, settings.codes.ttl_seconds,
-                           challenge.destination)
-    delivery.deliver(session, rt, provider, message, code=code, budget=budget)
-    audit.record(session, rt, "code.sent", account_id=challenge.account_id,
-                 target=mask_destination(challenge.destination), detail=challenge.purpose)
+    expires_at = now + timedelta(seconds=settings.codes.ttl_seconds)
+    _ARM.run(connection, {"challenge_id": challenge_id, "hmac": rt.key.code_hmac(challenge_id, code),
+                          "now": now, "expires": expires_at})
+    message = code_message(account.company or "", code, settings.codes.ttl_seconds, destination)
+    delivery.deliver(connection, rt, provider, message, code=code, budget=budget)
+    audit.record(connection, rt, "code.sent", account_id=account.id,
+                 target=mask_destination(destination), detail=purpose)
+    return expires_at
 
 
-def sent(challenge: Challenge) -> dict:
+def sent(challenge_id: int, expires_at: datetime, destination: str) -> dict:
     return {
         "status": "code_sent",
-        "challenge_id": challenge.id,
-        "expires_at": iso(challenge.expires_at),
-        "destination": mask_destination(challenge.destination),
+        "challenge_id": challenge_id,
+        "expires_at": iso(expires_at),
+        "destination": mask_destination(destination),
     }
 
 
@@ -170,40 +266,36 @@ def audited_send(rt: Runtime, account: str | int, action: str, work: Callable[[]
     try:
         return work()
     except DeliveryFailed as exc:
-        with rt.transaction() as session:
-            account_id = find(session, Account, account, by="email", what="account").id
-            audit.record(session, rt, action, account_id=account_id,
+        with rt.connection() as connection:
+            account_id = find_account(connection, account).id
+            audit.record(connection, rt, action, account_id=account_id,
                          outcome="delivery_failed", detail=exc.message)
         raise
-
-
-def _pending(session: Session, account: Account) -> Challenge | None:
-    return session.exec(
-        select(Challenge)
-        .where(Challenge.account_id == account.id, Challenge.status == "pending")
-        .order_by(col(Challenge.id).desc())
-    ).first()
 
 
 def resend(rt: Runtime, account: str) -> dict:
     """Send New Code for the account's pending challenge."""
 
     def work() -> dict:
-        with rt.transaction() as session:
-            row = find(session, Account, account, by="email", what="account")
+        with rt.connection() as connection:
+            row = find_account(connection, account)
             ensure_not_locked(rt, row)
-            challenge = _pending(session, row)
-            if challenge is None:
+            if row.challenge_id is None:
                 raise Rejected("no code is pending: log in or enrol first")
             throttle = rt.settings.throttle
-            if challenge.sends >= throttle.max_sends_per_challenge:
+            if row.sends >= throttle.max_sends_per_challenge:
                 raise Throttled(
-                    f"a code was already sent {challenge.sends} times: start again by logging in "
+                    f"a code was already sent {row.sends} times: start again by logging in "
                     "or enrolling"
                 )
-            ensure_waited(rt, challenge.last_sent_at, throttle.resend_interval_seconds)
-            send_code(session, rt, challenge)
-            return sent(challenge)
+            ensure_waited(rt, row.last_sent_at, throttle.resend_interval_seconds)
+            provider = METHOD_BY_ID.one(connection, {"id": row.secondary_auth_id})
+            owner = row.id if row.entry_id is not None else None
+            budget = delivery.budget_for(row.destination, owner_id=owner)
+            delivery.check_caps(connection, rt, provider, budget)
+            expires_at = send_code(connection, rt, row.challenge_id, row, provider,
+                                   purpose=row.purpose, destination=row.destination, budget=budget)
+            return sent(row.challenge_id, expires_at, row.destination)
 
     return audited_send(rt, account, "code.resend", work)
 
@@ -241,80 +333,58 @@ def verify(
     if not (code.isascii() and code.isdigit() and len(code) == length):
         raise BadInput(f"a code is {length} digits")
     failure: TwofaError | None = None
-    with rt.transaction() as session:
-        row = find(session, Account, account, by="email", what="account")
+    with rt.connection() as connection:
+        row = find_account(connection, account)
         ensure_not_locked(rt, row)
-        challenge = _pending(session, row)
-        if challenge is None:
+        if row.challenge_id is None:
             raise Rejected("no code is pending: log in or enrol first")
-        if challenge.attempts >= rt.settings.codes.max_attempts:
+        if row.attempts >= rt.settings.codes.max_attempts:
             raise Throttled("too many attempts: request a new code")
-        if challenge.expires_at <= rt.now():
+        if row.expires_at <= rt.now():
             raise Rejected("the code has expired: request a new code")
-        given = rt.key.code_hmac(challenge.id, code)
-        if not codes_match(challenge.code_hmac, given):
-            failure = _record_failure(session, rt, row, challenge)
-        elif not _claim(session, rt, challenge, given):
+        given = rt.key.code_hmac(row.challenge_id, code)
+        if not codes_match(row.code_hmac, given):
+            failure = _record_failure(connection, rt, row)
+        elif not _claim(connection, rt, row.challenge_id, given):
             raise Rejected("this code has already been used")
         else:
-            result = _complete(session, rt, row, challenge, trust_device, device)
+            result = _complete(connection, rt, row, trust_device, device)
             if result.device_token and keep_token is not None:
-                session.flush()  # a store error surfaces before the client keeps the token
-                keep_token(row.id, result.device_token)
+                keep_token(row.id, result.device_token)  # every statement has run: none can fail after
     if failure is not None:
         raise failure
     return result
 
 
-def _claim(session: Session, rt: Runtime, challenge: Challenge, given: str) -> bool:
+def _claim(connection: Connection, rt: Runtime, challenge_id: int, given: str) -> bool:
     """Mark the challenge used if, and only if, it is still pending and valid."""
-    result = session.execute(
-        update(Challenge)
-        .where(
-            col(Challenge.id) == challenge.id,
-            col(Challenge.status) == "pending",
-            col(Challenge.code_hmac) == given,
-            col(Challenge.attempts) < rt.settings.codes.max_attempts,
-            col(Challenge.expires_at) > rt.now(),
-        )
-        .values(status="used")
-        .execution_options(synchronize_session=False)
-    )
+    result = _CLAIM.run(connection, {
+        "challenge_id": challenge_id, "given": given,
+        "max_attempts": rt.settings.codes.max_attempts, "now": rt.now(),
+    })
     return result.rowcount == 1
 
 
-def _complete(
-    session: Session, rt: Runtime, account: Account, challenge: Challenge,
-    trust_device: bool, device: str,
-) -> Verified:
-    session.execute(
-        update(Account).where(col(Account.id) == account.id)
-        .values(failed_verifications=0, locked_until=None, lockouts=0)
-    )
-    entry_id = challenge.entry_id
-    if challenge.purpose == "enroll":
-        entry = session.exec(
-            select(Entry).where(Entry.account_id == account.id,
-                                Entry.secondary_auth_id == challenge.secondary_auth_id,
-                                Entry.destination == challenge.destination)
-        ).first()
-        if entry is None:
-            entry = Entry(account_id=account.id, secondary_auth_id=challenge.secondary_auth_id,
-                          destination=challenge.destination, created_at=rt.now())
-            session.add(entry)
-            session.flush()
-        entry_id = entry.id
-        audit.record(session, rt, "entry.verified", account_id=account.id, target=str(entry_id))
+def _complete(connection: Connection, rt: Runtime, account: Row, trust_device: bool,
+              device: str) -> Verified:
+    """``account`` is the ``find_account`` row whose pending challenge was just claimed."""
+    if account.failed_verifications or account.locked_until is not None or account.lockouts:
+        _FORGIVE.run(connection, {"account_id": account.id})  # a success forgives them all
+    entry_id = account.entry_id
+    if account.purpose == "enroll":
+        entry_id = upsert_entry(connection, account.id, account.secondary_auth_id,
+                                account.destination, rt.now())
+        audit.record(connection, rt, "entry.verified", account_id=account.id, target=str(entry_id))
         status = "verified"
     else:
-        audit.record(session, rt, "login.verified", account_id=account.id)
+        audit.record(connection, rt, "login.verified", account_id=account.id)
         status = "authenticated"
-    token = devices.trust(session, rt, account, device) if trust_device else None
+    token = devices.trust(connection, rt, account, device) if trust_device else None
     return Verified(status=status, account_id=account.id, entry_id=entry_id,
                     trusted_device=token is not None, device_token=token)
 
 
-def _record_failure(session: Session, rt: Runtime, account: Account, challenge: Challenge) -> TwofaError:
+def _record_failure(connection: Connection, rt: Runtime, account: Row) -> TwofaError:
     """Count a wrong code against the code and the account; lock when the account hits the cap.
 
     Both counts are conditional UPDATEs that return the new value: concurrent wrong
@@ -323,28 +393,23 @@ def _record_failure(session: Session, rt: Runtime, account: Account, challenge: 
     rolls the transaction back).
     """
     max_attempts = rt.settings.codes.max_attempts
-    attempts = session.execute(
-        _COUNT_TRY, {"challenge_id": challenge.id, "max_attempts": max_attempts}
-    ).scalar()
+    attempts = _COUNT_TRY.scalar(
+        connection, {"challenge_id": account.challenge_id, "max_attempts": max_attempts})
     if attempts is None:  # a concurrent try used up the code (or a right one spent it)
         raise Throttled("too many attempts: request a new code")
-    counted = session.execute(_COUNT_FAILURE, {"account_id": account.id, "now": rt.now()}).first()
+    counted = _COUNT_FAILURE.first(connection, {"account_id": account.id, "now": rt.now()})
     if counted is None:  # a concurrent try locked the account
-        session.refresh(account)
-        ensure_not_locked(rt, account)
+        ensure_not_locked(rt, _LOCKED_UNTIL.one(connection, {"account_id": account.id}))
         raise Throttled("too many failed verifications: 2FA is locked")
     failures, lockouts = counted
-    audit.record(session, rt, "code.failed", account_id=account.id, outcome="rejected")
+    audit.record(connection, rt, "code.failed", account_id=account.id, outcome="rejected")
     lockout = rt.settings.lockout
     if failures >= lockout.max_failures:
         seconds = min(lockout.lock_seconds * 2 ** min(lockouts, 32),
                       max(lockout.max_lock_seconds, lockout.lock_seconds))
-        session.execute(
-            update(_account).where(_account.c.id == account.id)
-            .values(locked_until=rt.now() + timedelta(seconds=seconds),
-                    lockouts=_account.c.lockouts + 1)
-        )
-        audit.record(session, rt, "account.locked", account_id=account.id, outcome="locked",
+        _LOCK.run(connection, {"account_id": account.id,
+                               "until": rt.now() + timedelta(seconds=seconds)})
+        audit.record(connection, rt, "account.locked", account_id=account.id, outcome="locked",
                      detail=f"{failures} failed verifications in a row: locked for {seconds} s")
         return Throttled(
             f"too many failed verifications: 2FA is locked for {seconds} s", retry_after=seconds,

@@ -6,11 +6,13 @@ from functools import cache
 from typing import TypeVar
 
 from sqlalchemy import bindparam
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, SQLModel, select
 
 from sqlalchemy.exc import IntegrityError
 
 from twofa_cli.errors import BadInput, Conflict, NotFound
+from twofa_cli.store.core import Prepared
 
 Model = TypeVar("Model", bound=SQLModel)
 MAX_SQL_INTEGER = 2**63 - 1  # SQLite's INTEGER and PostgreSQL's BIGINT end here
@@ -18,18 +20,38 @@ MAX_SQL_INTEGER = 2**63 - 1  # SQLite's INTEGER and PostgreSQL's BIGINT end here
 
 def find(session: Session, model: type[Model], ident: str | int, *, by: str, what: str) -> Model:
     """Fetch a row by numeric id or by its ``by`` column (title, email)."""
-    text = str(ident).strip()
-    row = None
-    # ASCII digits only ("²" is a digit to str.isdigit but not to int), and no more than
-    # fit a 64-bit key (SQLite overflows past that, int() refuses 4,300 digits).
-    if text.isascii() and text.isdigit() and len(text) <= 18:
-        row = session.get(model, int(text))
-    if row is None and len(text) <= 300 and _is_utf8(text):
-        value = text.lower() if by == "email" else text
+    text, number, value = _keys(ident, by)
+    row = session.get(model, number) if number is not None else None
+    if row is None and value is not None:
         row = session.exec(_lookup(model, by), params={"value": value}).first()
     if row is None:
         raise NotFound(f"no {what} {_shorten(text)!r}")
     return row
+
+
+def find_row(connection: Connection, by_id: Prepared, by_value: Prepared, ident: str | int,
+             *, by: str, what: str):
+    """``find`` for the hot path: the first row of ``by_id`` (bound ``:id``) or of
+    ``by_value`` (bound ``:value``), both statements prepared once by the caller."""
+    text, number, value = _keys(ident, by)
+    row = by_id.first(connection, {"id": number}) if number is not None else None
+    if row is None and value is not None:
+        row = by_value.first(connection, {"value": value})
+    if row is None:
+        raise NotFound(f"no {what} {_shorten(text)!r}")
+    return row
+
+
+def _keys(ident: str | int, by: str) -> tuple[str, int | None, str | None]:
+    """``ident`` as typed, as a numeric id and as a ``by`` value (None: no row can match)."""
+    text = str(ident).strip()
+    # ASCII digits only ("²" is a digit to str.isdigit but not to int), and no more than
+    # fit a 64-bit key (SQLite overflows past that, int() refuses 4,300 digits).
+    number = int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+    value = None
+    if len(text) <= 300 and _is_utf8(text):
+        value = text.lower() if by == "email" else text
+    return text, number, value
 
 
 @cache

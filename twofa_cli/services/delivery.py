@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, func
-from sqlmodel import Session, col, select
+from sqlalchemy import bindparam, func, insert, true
+from sqlalchemy.engine import Connection
+from sqlmodel import col, select
 
 from twofa_cli import validate
 from twofa_cli.channels import Message, Receipt, channel_class
@@ -19,7 +20,7 @@ from twofa_cli.runtime import Runtime
 from twofa_cli.services import audit
 from twofa_cli.services.common import find, iso
 from twofa_cli.services.providers import open_channel
-from twofa_cli.store.engine import serialize_on
+from twofa_cli.store.core import Prepared, lock
 from twofa_cli.store.models import Delivery, OutboxMessage, Provider
 
 HOUR = timedelta(hours=1)
@@ -27,15 +28,29 @@ HOUR = timedelta(hours=1)
 _DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
 
 
-def _sent_since(column):
-    """How many messages went to :key since :since, and when the oldest of them went."""
-    return (select(func.count(), func.min(Delivery.sent_at))
-            .where(column == bindparam("key"), col(Delivery.sent_at) > bindparam("since")))
+_delivery, _outbox = Delivery.__table__, OutboxMessage.__table__
 
 
-# Built once: check_caps runs on every send, and building these cost more than running them.
-_TO_DESTINATION = _sent_since(Delivery.budget)
-_BY_PROVIDER = _sent_since(Delivery.provider_id)
+def _sent_since(column, key: str):
+    """How many messages went to ``:key`` since ``:since``, and when the oldest of them went."""
+    return (select(func.count().label("sent"), func.min(_delivery.c.sent_at).label("oldest"))
+            .where(column == bindparam(key), _delivery.c.sent_at > bindparam("since"))
+            .subquery())
+
+
+# Built once (hot path): both send caps in one read, bound to :budget, :provider_id, :since.
+_to_destination = _sent_since(_delivery.c.budget, "budget")
+_by_provider = _sent_since(_delivery.c.provider_id, "provider_id")
+CAPS_FROM = _to_destination.join(_by_provider, true())
+CAP_COLUMNS = (_to_destination.c.sent.label("to_destination"),
+               _to_destination.c.oldest.label("to_destination_oldest"),
+               _by_provider.c.sent.label("by_provider"),
+               _by_provider.c.oldest.label("by_provider_oldest"))
+_CAPS = Prepared(select(*CAP_COLUMNS).select_from(CAPS_FROM))
+_INSERT_OUTBOX = Prepared(insert(_outbox).returning(_outbox.c.id),
+                          keys=("to", "channel", "subject", "body", "code", "created_at"))
+_INSERT_DELIVERY = Prepared(insert(_delivery), keys=(
+    "provider_id", "destination", "budget", "provider_message_id", "sent_at"))
 
 
 def destination_for(rt: Runtime, provider: Provider, to: str) -> str:
@@ -83,25 +98,32 @@ def budget_for(destination: str, *, owner_id: int | None = None) -> str:
     return key if owner_id is None else f"account:{owner_id}:{key}"
 
 
-def check_caps(session: Session, rt: Runtime, provider: Provider, budget: str) -> None:
+def caps_locks(provider, budget: str) -> tuple[str, str]:
+    """The keys a send serialises on before it counts its caps (see ``store.core.lock``)."""
+    return f"twofa-send:{budget}", f"twofa-provider:{provider.id}"
+
+
+def check_caps(connection: Connection, rt: Runtime, provider, budget: str) -> None:
     """Refuse a send over the per-destination or per-provider hourly cap (SMS pumping)."""
+    lock(connection, *caps_locks(provider, budget))
+    enforce_caps(rt, provider, _CAPS.one(
+        connection, {"budget": budget, "provider_id": provider.id, "since": rt.now() - HOUR}))
+
+
+def enforce_caps(rt: Runtime, provider, counts) -> None:
+    """Raise Throttled if ``counts`` (a row of ``CAP_COLUMNS``) reach either cap."""
     throttle = rt.settings.throttle
-    since = rt.now() - HOUR
-    serialize_on(session, f"twofa-send:{budget}")
-    to_destination = session.exec(_TO_DESTINATION, params={"key": budget, "since": since}).one()
-    if to_destination[0] >= throttle.max_per_destination_per_hour:
+    if counts.to_destination >= throttle.max_per_destination_per_hour:
         raise Throttled(
             f"{throttle.max_per_destination_per_hour} codes were sent to this destination in the "
-            f"last hour: try again in {_wait(rt, to_destination[1])}",
-            retry_after=seconds_until(rt, to_destination[1] + HOUR),
+            f"last hour: try again in {_wait(rt, counts.to_destination_oldest)}",
+            retry_after=seconds_until(rt, counts.to_destination_oldest + HOUR),
         )
-    serialize_on(session, f"twofa-provider:{provider.id}")
-    by_provider = session.exec(_BY_PROVIDER, params={"key": provider.id, "since": since}).one()
-    if by_provider[0] >= throttle.provider_hourly_cap:
+    if counts.by_provider >= throttle.provider_hourly_cap:
         raise Throttled(
             f"provider {provider.title!r} reached its cap of {throttle.provider_hourly_cap} "
-            f"messages an hour: try again in {_wait(rt, by_provider[1])}",
-            retry_after=seconds_until(rt, by_provider[1] + HOUR),
+            f"messages an hour: try again in {_wait(rt, counts.by_provider_oldest)}",
+            retry_after=seconds_until(rt, counts.by_provider_oldest + HOUR),
         )
 
 
@@ -115,28 +137,30 @@ def _wait(rt: Runtime, oldest: datetime) -> str:
 
 
 def deliver(
-    session: Session, rt: Runtime, provider: Provider, message: Message, *,
+    connection: Connection, rt: Runtime, provider, message: Message, *,
     code: str | None = None, live: bool | None = None, budget: str | None = None,
 ) -> Receipt:
     """Send (or simulate) one message and log it against ``budget`` (default: the
-    destination's shared one) for the caps. Raises DeliveryFailed."""
+    destination's shared one) for the caps. Raises DeliveryFailed.
+
+    ``provider`` is a Provider or a row with its columns (the hot path reads it so)."""
     if live is None:
         live = rt.settings.delivery.mode == "live"
-    medium = channel_class(provider.channel).medium
+    now = rt.now()
     if live:
         receipt = open_channel(rt, provider).send(message)
     else:
-        outbox = OutboxMessage(
-            to=message.to, channel=medium, subject=message.subject, body=message.text,
-            code=code, created_at=rt.now(),
-        )
-        session.add(outbox)
-        session.flush()
-        receipt = Receipt(channel="outbox", to=message.to, message_id=f"outbox-{outbox.id}",
+        outbox_id = _INSERT_OUTBOX.one(connection, {
+            "to": message.to, "channel": channel_class(provider.channel).medium,
+            "subject": message.subject, "body": message.text, "code": code, "created_at": now,
+        }).id
+        receipt = Receipt(channel="outbox", to=message.to, message_id=f"outbox-{outbox_id}",
                           status="simulated")
-    session.add(Delivery(provider_id=provider.id, destination=message.to,
-                         budget=budget or budget_for(message.to),
-                         provider_message_id=receipt.message_id[:200], sent_at=rt.now()))
+    _INSERT_DELIVERY.run(connection, {
+        "provider_id": provider.id, "destination": message.to,
+        "budget": budget or budget_for(message.to),
+        "provider_message_id": receipt.message_id[:200], "sent_at": now,
+    })
     return receipt
 
 
@@ -146,13 +170,14 @@ def send_test(rt: Runtime, ident: str, *, to: str, live: bool = False) -> dict:
     with rt.transaction() as session:
         provider = find(session, Provider, ident, by="title", what="provider")
         destination = destination_for(rt, provider, to)
-        check_caps(session, rt, provider, budget_for(destination))
+        connection = session.connection()
+        check_caps(connection, rt, provider, budget_for(destination))
         message = Message(
             to=destination,
             subject="twofa test message",
             text=f"This is a test message from twofa through {provider.title}.",
         )
-        receipt = deliver(session, rt, provider, message, live=live)
+        receipt = deliver(connection, rt, provider, message, live=live)
         audit.record(session, rt, "provider.test", target=f"{provider.id}:{provider.title}",
                      outcome=receipt.status)
     return {

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, insert, update
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from twofa_cli.errors import NotFound
@@ -15,33 +16,36 @@ from twofa_cli.runtime import Runtime
 from twofa_cli.security import new_device_token, sha256_hex
 from twofa_cli.services import audit
 from twofa_cli.services.common import find, iso
+from twofa_cli.store.core import Prepared
 from twofa_cli.store.models import Account, TrustedDevice
 
 
-def trust(session: Session, rt: Runtime, account: Account, device_name: str) -> str:
-    """Issue a token for ``device_name``; the caller hands it to the client once."""
+_device = TrustedDevice.__table__
+_INSERT_DEVICE = Prepared(insert(_device), keys=(
+    "account_id", "token_sha256", "device_name", "created_at", "expires_at", "revoked_at"))
+_DEVICE_BY_TOKEN = Prepared(select(_device.c.account_id, _device.c.revoked_at, _device.c.expires_at)
+                            .where(_device.c.token_sha256 == bindparam("token_sha256")))
+
+
+def trust(connection: Connection, rt: Runtime, account, device_name: str) -> str:
+    """Issue a token for ``device_name`` (``account`` has the account's ``id``); the caller
+    hands it to the client once."""
     token = new_device_token()
     now = rt.now()
-    session.add(
-        TrustedDevice(
-            account_id=account.id,
-            token_sha256=sha256_hex(token),
-            device_name=device_name,
-            created_at=now,
-            expires_at=now + timedelta(days=rt.settings.trusted_devices.ttl_days),
-        )
-    )
-    audit.record(session, rt, "device.trust", account_id=account.id, target=device_name)
+    _INSERT_DEVICE.run(connection, {
+        "account_id": account.id, "token_sha256": sha256_hex(token), "device_name": device_name,
+        "created_at": now, "expires_at": now + timedelta(days=rt.settings.trusted_devices.ttl_days),
+        "revoked_at": None,
+    })
+    audit.record(connection, rt, "device.trust", account_id=account.id, target=device_name)
     return token
 
 
-def is_trusted(session: Session, rt: Runtime, account: Account, token: str | None) -> bool:
+def is_trusted(connection: Connection, rt: Runtime, account, token: str | None) -> bool:
     """True only for a live token issued to this very account."""
     if not token or len(token) > 200:
         return False
-    device = session.exec(
-        select(TrustedDevice).where(TrustedDevice.token_sha256 == sha256_hex(token))
-    ).first()
+    device = _DEVICE_BY_TOKEN.first(connection, {"token_sha256": sha256_hex(token)})
     return (
         device is not None
         and device.account_id == account.id

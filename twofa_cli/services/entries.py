@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from twofa_cli.errors import NotFound
 from twofa_cli.runtime import Runtime
 from twofa_cli.security import mask_destination
 from twofa_cli.services import audit, devices
+from twofa_cli.services.challenges import find_account
 from twofa_cli.services.common import find, iso
+from twofa_cli.store.core import Prepared
 from twofa_cli.store.models import Account, Challenge, Entry, SecondaryAuth
 
 
 def list_entries(rt: Runtime, account: str) -> list[dict]:
     with rt.transaction() as session:
         row = find(session, Account, account, by="email", what="account")
-        return [entry_public(entry, method) for entry, method in _entries(session, row.id)]
+        return [entry_public(entry, method.title) for entry, method in _entries(session, row.id)]
 
 
 def _entries(session: Session, account_id: int) -> list[tuple[Entry, SecondaryAuth]]:
@@ -30,39 +33,49 @@ def _entries(session: Session, account_id: int) -> list[tuple[Entry, SecondaryAu
     )
 
 
+_entry, _challenge, _method = Entry.__table__, Challenge.__table__, SecondaryAuth.__table__
+_ENTRIES = Prepared(select(_entry.c.id, _entry.c.account_id, _entry.c.destination, _entry.c.created_at,
+                   _method.c.title)
+            .join_from(_entry, _method, _method.c.id == _entry.c.secondary_auth_id)
+            .where(_entry.c.account_id == bindparam("account_id"))
+            .order_by(_entry.c.id))
+_DELETE_CHALLENGES = Prepared(delete(_challenge).where(_challenge.c.entry_id == bindparam("entry_id")))
+_DELETE = Prepared(delete(_entry).where(_entry.c.id == bindparam("entry_id")))
+_ANY_LEFT = Prepared(select(_entry.c.id).where(_entry.c.account_id == bindparam("account_id")).limit(1))
+
+
 def remove_entry(rt: Runtime, account: str, entry: str) -> dict:
-    with rt.transaction() as session:
-        row = find(session, Account, account, by="email", what="account")
+    with rt.connection() as connection:
+        row = find_account(connection, account)
         text = str(entry).strip()
         matches = [
-            (e, m) for e, m in _entries(session, row.id)
-            if (text.isdigit() and e.id == int(text)) or m.title == text or e.destination == text
+            e for e in _ENTRIES.run(connection, {"account_id": row.id}).rows()
+            if (text.isdigit() and e.id == int(text)) or e.title == text or e.destination == text
         ]
         if len(matches) != 1:
             what = "no" if not matches else "more than one"
             raise NotFound(f"{what} 2FA entry {text[:60]!r} for this account: use its id")
-        found, method = matches[0]
-        data = entry_public(found, method)
-        data["trusted_devices_revoked"] = delete_entry(session, rt, found)
+        found = matches[0]
+        data = entry_public(found, found.title)
+        data["trusted_devices_revoked"] = delete_entry(connection, rt, found)
         return data
 
 
-def delete_entry(session: Session, rt: Runtime, entry: Entry) -> int:
-    """Delete an entry; deleting an account's last one revokes its trusted devices."""
-    session.execute(delete(Challenge).where(col(Challenge.entry_id) == entry.id))
-    session.delete(entry)
-    session.flush()
-    audit.record(session, rt, "entry.delete", account_id=entry.account_id, target=str(entry.id))
-    remaining = session.exec(select(Entry.id).where(Entry.account_id == entry.account_id)).first()
-    if remaining is None:
-        return devices.revoke_all(session, rt, entry.account_id, "last 2FA entry deleted")
+def delete_entry(connection: Connection, rt: Runtime, entry) -> int:
+    """Delete an entry (an Entry, or a row with its ``id`` and ``account_id``); deleting an
+    account's last one revokes its trusted devices."""
+    _DELETE_CHALLENGES.run(connection, {"entry_id": entry.id})
+    _DELETE.run(connection, {"entry_id": entry.id})
+    audit.record(connection, rt, "entry.delete", account_id=entry.account_id, target=str(entry.id))
+    if _ANY_LEFT.first(connection, {"account_id": entry.account_id}) is None:
+        return devices.revoke_all(connection, rt, entry.account_id, "last 2FA entry deleted")
     return 0
 
 
-def entry_public(entry: Entry, method: SecondaryAuth) -> dict:
+def entry_public(entry, method_title: str) -> dict:
     return {
         "id": entry.id,
-        "method": method.title,
+        "method": method_title,
         "destination": mask_destination(entry.destination),
         "verified": True,
         "created_at": iso(entry.created_at),

@@ -4,17 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlmodel import col, select
+from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
 
 from twofa_cli.errors import Rejected
 from twofa_cli.runtime import Runtime
 from twofa_cli.security import verify_password
 from twofa_cli.services import audit, devices, system
-from twofa_cli.services.accounts import audience_of
-from twofa_cli.services.challenges import audited_send, ensure_not_locked, open_challenge, sent
+from twofa_cli.services.challenges import (
+    audited_send, find_account, method_with_provider, open_challenge,
+)
+from twofa_cli.store.core import Prepared
 from twofa_cli.store.models import Account, Entry, SecondaryAuth
 
 WRONG_CREDENTIALS = "wrong email or password"
+
+_account, _entry = Account.__table__, Entry.__table__
+_PASSWORD_BY_ID = Prepared(select(_account.c.id, _account.c.password_hash)
+                           .where(_account.c.id == bindparam("id")))
+_PASSWORD_BY_EMAIL = Prepared(select(_account.c.id, _account.c.password_hash)
+                              .where(_account.c.email == bindparam("email")))
+# The account's newest 2FA entry, with its method and provider.
+_NEWEST_ENTRY = Prepared(
+    method_with_provider(_entry.c.id.label("entry_id"), _entry.c.destination)
+    .join(_entry, _entry.c.secondary_auth_id == SecondaryAuth.__table__.c.id)
+    .where(_entry.c.account_id == bindparam("account_id"))
+    .order_by(_entry.c.id.desc()).limit(1)
+)
 
 
 def login(
@@ -28,12 +44,12 @@ def login(
     trusted-device cookies per account passes ``cookie`` (account id -> token), read
     only once the password is right, instead of looking the account up beforehand.
     """
-    with rt.transaction() as session:
-        row = _lookup(session, account)
+    with rt.connection() as connection:
+        row = _lookup(connection, account)
     # argon2 runs outside any transaction: it must not hold the store's write lock.
     if not verify_password(row.password_hash if row else None, password):
-        with rt.transaction() as session:  # audited either way, so both paths cost alike
-            audit.record(session, rt, "login.failed", account_id=row.id if row else None,
+        with rt.connection() as connection:  # audited either way, so both paths cost alike
+            audit.record(connection, rt, "login.failed", account_id=row.id if row else None,
                          target=str(account)[:100], outcome="rejected")
         raise Rejected(WRONG_CREDENTIALS)
     account_id = row.id
@@ -41,37 +57,29 @@ def login(
         device_token = cookie(account_id)
 
     def work() -> dict:
-        with rt.transaction() as session:
-            row = session.get(Account, account_id)
-            if not system.is_allowed(session, audience_of(row)):
-                return _authenticated(session, rt, row, "2FA inactive")
-            newest = session.exec(
-                select(Entry, SecondaryAuth)
-                .join(SecondaryAuth, col(SecondaryAuth.id) == Entry.secondary_auth_id)
-                .where(Entry.account_id == row.id)
-                .order_by(col(Entry.id).desc())
-            ).first()
+        with rt.connection() as connection:
+            row = find_account(connection, account_id)
+            if not system.is_active(row.allowed):
+                return _authenticated(connection, rt, row, "2FA inactive")
+            newest = _NEWEST_ENTRY.first(connection, {"account_id": row.id})
             if newest is None:
-                return _authenticated(session, rt, row, "no 2FA entry")
-            if devices.is_trusted(session, rt, row, device_token):
-                return _authenticated(session, rt, row, "trusted device")
-            ensure_not_locked(rt, row)
-            entry, method = newest
-            challenge = open_challenge(session, rt, row, method, purpose="login",
-                                       destination=entry.destination, entry_id=entry.id)
-            return sent(challenge)
+                return _authenticated(connection, rt, row, "no 2FA entry")
+            if devices.is_trusted(connection, rt, row, device_token):
+                return _authenticated(connection, rt, row, "trusted device")
+            return open_challenge(connection, rt, row, newest, purpose="login",
+                                  destination=newest.destination, entry_id=newest.entry_id)
 
     return audited_send(rt, account_id, "code.sent", work)
 
 
-def _lookup(session, account: str) -> Account | None:
+def _lookup(connection: Connection, account: str):
     text = str(account).strip().lower()
     if text.isascii() and text.isdigit() and len(text) <= 18:  # a 64-bit id, as common.find
-        return session.get(Account, int(text))
-    return session.exec(select(Account).where(Account.email == text[:254])).first()
+        return _PASSWORD_BY_ID.first(connection, {"id": int(text)})
+    return _PASSWORD_BY_EMAIL.first(connection, {"email": text[:254]})
 
 
-def _authenticated(session, rt: Runtime, account: Account, reason: str) -> dict:
-    audit.record(session, rt, "login.authenticated", account_id=account.id, detail=reason)
+def _authenticated(connection: Connection, rt: Runtime, account, reason: str) -> dict:
+    audit.record(connection, rt, "login.authenticated", account_id=account.id, detail=reason)
     return {"status": "authenticated", "challenge_id": None, "expires_at": None,
             "destination": None, "reason": reason}

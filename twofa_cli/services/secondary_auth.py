@@ -64,7 +64,7 @@ def delete_secondary_auth(session: Session, rt: Runtime, method: SecondaryAuth) 
     """Delete a method with the entries and pending codes that use it."""
     entries = session.exec(select(Entry).where(Entry.secondary_auth_id == method.id)).all()
     for entry in entries:
-        delete_entry(session, rt, entry)
+        delete_entry(session.connection(), rt, entry)
     session.execute(delete(Challenge).where(col(Challenge.secondary_auth_id) == method.id))
     session.delete(method)
     audit.record(

@@ -56,12 +56,17 @@ def set_company_name(rt: Runtime, name: str) -> str:
     return name
 
 
-def _allowed_key(audience: Audience) -> str:
+def allowed_key(audience: Audience) -> str:
     return f"allowed.{audience}"
 
 
 def is_allowed(session: Session, audience: Audience) -> bool:
-    return _get(session, _allowed_key(audience)) == "active"
+    return is_active(_get(session, allowed_key(audience)))
+
+
+def is_active(switch: str | None) -> bool:
+    """Whether the stored value of an audience's "Allowed" switch is Active."""
+    return switch == "active"
 
 
 def policy_status(rt: Runtime, audience: Audience) -> dict:
@@ -83,8 +88,8 @@ def _status(session: Session, audience: Audience) -> dict:
 def set_allowed(rt: Runtime, audience: Audience, active: bool) -> dict:
     """Switch 2FA for an audience; switching it to the state it is in changes nothing."""
     with rt.transaction() as session:
-        serialize_on(session, f"setting:{_allowed_key(audience)}")
+        serialize_on(session, f"setting:{allowed_key(audience)}")
         if is_allowed(session, audience) != active:
-            _put(session, _allowed_key(audience), "active" if active else "inactive")
+            _put(session, allowed_key(audience), "active" if active else "inactive")
             audit.record(session, rt, f"{audience}.{'enable' if active else 'disable'}")
         return _status(session, audience)

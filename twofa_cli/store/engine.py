@@ -37,7 +37,7 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record):
-        # Let SQLAlchemy, not pysqlite, issue BEGIN (see _begin below).
+        # Let SQLAlchemy, not pysqlite, issue BEGIN (see _begin_immediate below).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -46,12 +46,10 @@ def _sqlite_engine(url: str, database: str | None) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _begin(connection):
-        # Take the write lock up front: a deferred transaction that later writes
-        # cannot wait on the busy timeout and fails with "database is locked".
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
+    # Take the write lock up front: a deferred transaction that later writes cannot wait
+    # on the busy timeout and fails with "database is locked". Issued by the dialect, not
+    # by a "begin" event listener: any engine listener makes every execute dispatch events.
+    engine.dialect.do_begin = _begin_immediate
     return engine
 
 
@@ -66,6 +64,14 @@ def _check_sqlite_files(database: Path) -> None:
         files.create_private_file(database)
     except OSError as exc:
         raise DatabaseUnavailable(f"cannot create the database file {database}: {exc.strerror}") from None
+
+
+def _begin_immediate(dbapi_connection) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("BEGIN IMMEDIATE")
+    finally:
+        cursor.close()
 
 
 @contextmanager

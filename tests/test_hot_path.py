@@ -1,0 +1,98 @@
+"""The customer flow's hot path: what one enrol+verify cycle asks of the store.
+
+Regression guards with no timing in them (the figures are benchmarks/throughput.py's
+and benchmarks/peer.py's): the number of statements a cycle sends, read through the
+store's own trace hook, and how its transactions begin.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from sqlalchemy import event
+
+from tests.conftest import last_code
+from tests.test_customer_security import ALICE, PHONE, wrong
+from twofa_cli.errors import Rejected
+from twofa_cli.services import challenges, login
+from twofa_cli.services.enrollment import enroll
+
+METHOD = "Text message"
+# Enrol + verify sent 22 statements through the ORM (24 with the two BEGINs).
+MAX_STATEMENTS_PER_CYCLE = 14
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK")
+
+
+@pytest.fixture
+def sent_sql(rt) -> list[str]:
+    """Every SQL statement the store receives from now on.
+
+    SQLite: sqlite3's trace hook on each new connection, so the statements the
+    database itself runs are seen, BEGIN and COMMIT included. PostgreSQL: the
+    engine's ``before_cursor_execute`` hook (psycopg begins transactions itself).
+    """
+    seen: list[str] = []
+    engine = rt.engine
+    if engine.dialect.name == "sqlite":
+        def trace(dbapi_connection, _record):
+            dbapi_connection.set_trace_callback(seen.append)
+
+        engine.dispose()  # the pooled connections opened so far have no hook
+        event.listen(engine, "connect", trace)
+        yield seen
+        event.remove(engine, "connect", trace)
+    else:
+        def record(_conn, _cursor, statement, *_args):
+            seen.append(statement)
+
+        event.listen(engine, "before_cursor_execute", record)
+        yield seen
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def work(statements: list[str]) -> list[str]:
+    return [s for s in statements if not s.lstrip().upper().startswith(TRANSACTION_CONTROL)]
+
+
+def test_one_enrol_verify_cycle_sends_at_most_14_statements(rt, sms_setup, sent_sql):
+    enroll(rt, ALICE, method=METHOD, phone=PHONE)
+    sending = len(work(sent_sql))
+    code = last_code(rt)
+    sent_sql.clear()
+    result = challenges.verify(rt, ALICE, code)
+    assert result.status == "verified"
+    cycle = sending + len(work(sent_sql))
+    assert cycle <= MAX_STATEMENTS_PER_CYCLE, sent_sql
+    # Nothing to forgive, nothing pending to supersede: no UPDATE that changes nothing.
+    assert not [s for s in sent_sql if s.lstrip().upper().startswith("UPDATE ACCOUNT")]
+
+
+def test_a_success_after_a_wrong_code_still_forgives_the_failure(rt, sms_setup, sent_sql):
+    """The account reset is skipped only when there is nothing to reset."""
+    enroll(rt, ALICE, method=METHOD, phone=PHONE)
+    code = last_code(rt)
+    with pytest.raises(Rejected):
+        challenges.verify(rt, ALICE, wrong(code))
+    sent_sql.clear()
+    challenges.verify(rt, ALICE, code)
+    assert [s for s in sent_sql if s.lstrip().upper().startswith("UPDATE ACCOUNT")]
+    login.login(rt, ALICE, "correct horse")  # a login code: the count starts again at 0
+    for _ in range(4):
+        with pytest.raises(Rejected, match="wrong code"):
+            challenges.verify(rt, ALICE, wrong(last_code(rt)))
+
+
+@pytest.mark.sqlite_only
+def test_sqlite_transactions_begin_immediate_without_an_engine_event(rt, sms_setup, sent_sql):
+    """Every execute dispatches events once any engine listener exists: the dialect begins."""
+    assert not rt.engine.dispatch.begin
+    enroll(rt, ALICE, method=METHOD, phone=PHONE)
+    assert [s for s in sent_sql if s.upper().startswith("BEGIN")] == ["BEGIN IMMEDIATE"]
+    database = rt.engine.url.database
+    with rt.connection() as connection:
+        challenges.find_account(connection, ALICE)  # only a read so far, yet the write lock is held
+        other = sqlite3.connect(database, timeout=0, isolation_level=None)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        other.close()
