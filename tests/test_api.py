@@ -90,8 +90,8 @@ def test_admin_side_returns_typed_frozen_results(twofa):
     assert taken.value.exit_code == 1
     with pytest.raises(Conflict):
         twofa.remove_provider("SMS")  # a method still uses it
-    assert twofa.remove_secondary_auth("Text message") == 0
-    assert twofa.remove_provider("SMS").id == provider.id
+    assert twofa.remove_secondary_auth("Text message").entries_removed == 0
+    assert twofa.remove_provider("SMS").provider.id == provider.id
     assert twofa.providers() == [] and twofa.secondary_auths() == []
     with pytest.raises(NotFound) as missing:
         twofa.remove_provider("SMS")
