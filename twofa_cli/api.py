@@ -865,7 +865,7 @@ class TwoFactor:
         """Make the store and config.toml match a TOML document, in one transaction.
 
         ``prune`` also deletes providers and methods the file does not name. Raises
-        NotFound (no file), BadInput (a malformed document, an unset reference), Conflict.
+        BadInput (no such file, a malformed document, an unset reference).
         """
         from twofa_cli.services.apply import apply_document
 

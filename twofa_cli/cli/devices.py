@@ -18,10 +18,10 @@ COLUMNS = [("id", "ID"), ("device", "Device"), ("state", "State"), ("created_at"
 @app.command("list")
 def list_(ctx: typer.Context, account: AccountArg, json_: JsonOpt = False) -> None:
     """List the account's trusted devices."""
-    rows = [{"id": d.id, "device": d.name, "state": d.state, **plain({
-        "created_at": d.created_at, "expires_at": d.expires_at, "revoked_at": d.revoked_at})}
-        for d in twofa(ctx).trusted_devices(account)]
-    emit(rows, as_json=json_, columns=COLUMNS, title="Trusted devices")
+    rows = [{"id": d.id, "device": d.name, "state": d.state, "created_at": d.created_at,
+             "expires_at": d.expires_at, "revoked_at": d.revoked_at}
+            for d in twofa(ctx).trusted_devices(account)]
+    emit(plain(rows), as_json=json_, columns=COLUMNS, title="Trusted devices")
 
 
 @app.command("revoke")

@@ -26,8 +26,8 @@ def list_(ctx: typer.Context, account: AccountArg, json_: JsonOpt = False) -> No
 
 def _row(entry: Entry) -> dict:
     # Every entry the API lists is verified (an enrolment becomes one on its verify).
-    return {"id": entry.id, "method": entry.method, "destination": entry.destination,
-            "verified": True, "created_at": plain(entry.created_at)}
+    return plain({"id": entry.id, "method": entry.method, "destination": entry.destination,
+                  "verified": True, "created_at": entry.created_at})
 
 
 @app.command("delete")

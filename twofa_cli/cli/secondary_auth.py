@@ -19,9 +19,9 @@ MethodArg = Annotated[str, typer.Argument(help="Secondary auth id or title.", me
 
 
 def _row(method: Method) -> dict:
-    return {"id": method.id, "provider_id": method.provider_id, "title": method.title,
-            "provider": method.provider, "channel": method.channel,
-            "created_at": plain(method.created_at)}
+    return plain({"id": method.id, "provider_id": method.provider_id, "title": method.title,
+                  "provider": method.provider, "channel": method.channel,
+                  "created_at": method.created_at})
 
 
 @app.command("add")
