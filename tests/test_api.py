@@ -90,8 +90,8 @@ def test_admin_side_returns_typed_frozen_results(twofa):
     assert taken.value.exit_code == 1
     with pytest.raises(Conflict):
         twofa.remove_provider("SMS")  # a method still uses it
-    assert twofa.remove_secondary_auth("Text message") == 0
-    assert twofa.remove_provider("SMS").id == provider.id
+    assert twofa.remove_secondary_auth("Text message").entries_removed == 0
+    assert twofa.remove_provider("SMS").provider.id == provider.id
     assert twofa.providers() == [] and twofa.secondary_auths() == []
     with pytest.raises(NotFound) as missing:
         twofa.remove_provider("SMS")
@@ -261,3 +261,48 @@ def test_account_results_are_typed(shop):
     assert (account.email, account.name, account.audience) == (ALICE, "Alice", "customer")
     admin = shop.add_account("root@example.com", PASSWORD, admin=True)
     assert admin.audience == "admin" and isinstance(admin.created_at, datetime)
+
+
+def test_the_admin_side_results_are_typed_and_match_the_store(shop, home, tmp_path,
+                                                              monkeypatch):
+    enrolled(shop)
+    details = shop.account_details(ALICE)
+    assert (details.email, details.entries, details.locked_until) == (ALICE, 1, None)
+    assert [a.email for a in shop.accounts()] == [ALICE]
+    newest = shop.audit(account=ALICE, limit=1)[0]
+    assert isinstance(newest.at, datetime) and newest.at.utcoffset() == timedelta(0)
+    usage = shop.provider_usage("SMS")
+    assert [m.title for m in usage.secondary_auth] == ["Text message"]
+    assert "9f9f" not in repr(usage.provider.options)  # the Auth Token masked
+    assert shop.secondary_auth("Text message").entries == 1
+    receipt = shop.test_provider("SMS", to="+14155550123")
+    assert (receipt.mode, receipt.provider_id) == ("simulate", usage.provider.id)
+    assert shop.update_provider("SMS", title="Texts").title == "Texts"
+    assert TwoFactor.instructions("twilio").kind == "custom"
+    assert TwoFactor.setting("delivery.mode", home).value == "simulate"
+    assert TwoFactor.schema_status(home).up_to_date
+    configuration = shop.configuration()
+    assert (configuration.company_name, configuration.customer.active) == ("Acme Events", True)
+
+    exported = tmp_path / "twofa.toml"
+    shop.export_toml(exported)
+    assert exported.stat().st_mode & 0o777 == 0o600
+    assert 'auth_token = "env:TEXTS_AUTH_TOKEN"' in exported.read_text()
+    monkeypatch.setenv("TEXTS_AUTH_TOKEN", "tok" + "9f" * 14 + "xy")
+    assert shop.apply(exported, dry_run=True).changes == ()
+    removed = shop.remove_provider("Texts", cascade=True)
+    assert [(m.title, m.entries_removed) for m in removed.secondary_auth_removed] == [
+        ("Text message", 1)]
+    assert shop.delete_account(ALICE).entries_removed == 0
+
+
+def test_cli_output_keeps_secret_fields_out(shop):
+    from twofa_cli.cli.output import plain
+
+    enrolled(shop)
+    shop.login(ALICE, PASSWORD)
+    done = shop.verify(ALICE, code(shop), trust_device=True)
+    assert done.device_token
+    shown = plain(done)
+    assert "device_token" not in shown and done.device_token not in repr(shown)
+    assert plain(shop.outbox(limit=1))[0]["created_at"].count("T") == 1  # ISO-8601

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from twofa_cli.errors import (
     BadInput,
@@ -47,16 +47,22 @@ from twofa_cli.errors import (
     Throttled,
     TwofaError,
 )
-from twofa_cli.runtime import Runtime
+
+if TYPE_CHECKING:  # the store's packages load when a home is opened, not on import
+    from twofa_cli.runtime import Runtime
 
 Audience = Literal["customer", "admin"]
 AccountRef = str | int  # an account's id or email; providers and methods: id or title
 
 __all__ = [
-    "Account", "AccountRef", "Audience", "BadInput", "CodeSent", "Conflict",
-    "DatabaseUnavailable", "DeliveryFailed", "Entry", "EntryRemoved", "Home", "LoginResult",
-    "Method", "NotFound", "NotInitialised", "OutboxMessage", "Policy", "Provider", "Rejected",
-    "SchemaOutOfDate", "Throttled", "TrustedDevice", "TwoFactor", "TwofaError", "Verification",
+    "Account", "AccountDetails", "AccountRef", "AccountRemoved", "Applied", "Audience",
+    "AuditEvent", "BadInput", "Change", "CodeSent", "Conflict", "Configuration",
+    "DatabaseUnavailable", "DeliveryFailed", "Entry", "EntryRemoved", "Home", "Imported",
+    "Instructions", "LoginResult", "Method", "MethodRef", "MethodRemoved", "MethodUsage",
+    "NotFound", "NotInitialised", "OutboxMessage", "Policy", "Provider", "ProviderRemoved",
+    "ProviderUsage", "Rejected", "SchemaOutOfDate", "SchemaStatus", "SchemaUpgrade",
+    "Setting", "TestReceipt", "Throttled", "TrustedDevice", "TwoFactor", "TwofaError",
+    "Verification",
 ]
 
 
@@ -72,6 +78,8 @@ class Home:
     database: str  # the URL, password masked
     schema_revision: str
     created: tuple[str, ...]  # what this call created: "home", "config", "key", "schema"
+    key: str = ""  # where the secret key comes from: the key file's path or "environment"
+    upgraded_from: str | None = None  # the schema revision before, if this call upgraded it
 
 
 @dataclass(frozen=True)
@@ -189,6 +197,150 @@ class OutboxMessage:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class AccountDetails:
+    """An account with its 2FA state (``account show``)."""
+
+    id: int
+    email: str
+    name: str
+    audience: Audience
+    created_at: datetime
+    entries: int
+    trusted_devices: int  # active ones
+    failed_verifications: int  # wrong codes in a row
+    locked_until: datetime | None  # set while 2FA verification is locked
+
+
+@dataclass(frozen=True)
+class AccountRemoved:
+    account: Account
+    entries_removed: int
+
+
+@dataclass(frozen=True)
+class Imported:
+    imported: int
+    skipped: int  # rows of accounts that existed (``skip_existing``)
+    file: Path
+
+
+@dataclass(frozen=True)
+class MethodRef:
+    id: int
+    title: str
+
+
+@dataclass(frozen=True)
+class MethodUsage:
+    method: Method
+    entries: int  # the customers' entries that use it
+
+
+@dataclass(frozen=True)
+class MethodRemoved:
+    id: int
+    title: str
+    entries_removed: int
+
+
+@dataclass(frozen=True)
+class ProviderUsage:
+    """A provider and the methods that use it: what removing it would also remove."""
+
+    provider: Provider
+    secondary_auth: tuple[MethodRef, ...]
+
+
+@dataclass(frozen=True)
+class ProviderRemoved:
+    provider: Provider
+    secondary_auth_removed: tuple[MethodRemoved, ...]
+
+
+@dataclass(frozen=True)
+class TestReceipt:
+    """The receipt of ``test_provider``'s message."""
+
+    __test__ = False  # not a pytest test class
+
+    provider_id: int
+    mode: Literal["simulate", "live"]
+    channel: str
+    to: str  # masked
+    message_id: str
+    status: str
+
+
+@dataclass(frozen=True)
+class Instructions:
+    channel: str
+    kind: str
+    instructions: str  # the steps to take at the vendor, as text
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    account_id: int | None
+    target: str
+    outcome: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A config.toml setting's effective value and where it comes from."""
+
+    key: str  # dotted: "delivery.mode"
+    value: Any  # secrets masked
+    source: str  # "default", "config.toml", "environment TWOFA_…"
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """The whole configuration: what the store keeps and every setting."""
+
+    company_name: str
+    customer: Policy
+    admin: Policy
+    settings: Mapping[str, Mapping[str, Any]]  # by section, secrets masked
+    sources: tuple[Setting, ...]
+
+
+@dataclass(frozen=True)
+class Change:
+    action: Literal["create", "update", "delete"]
+    kind: str  # company_name | audience | provider | secondary_auth | setting
+    name: str
+    detail: str  # secrets masked
+
+
+@dataclass(frozen=True)
+class Applied:
+    changes: tuple[Change, ...]  # empty: nothing to do
+    applied: bool  # False for a dry run or nothing to do
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    database: str  # the URL, password masked
+    current: str | None
+    head: str
+    up_to_date: bool
+
+
+@dataclass(frozen=True)
+class SchemaUpgrade:
+    database: str
+    before: str | None
+    after: str
+    changed: bool
+
+
 # -- the API ----------------------------------------------------------------------------
 
 
@@ -233,7 +385,84 @@ class TwoFactor:
         data = initialise(home, database_url=database_url)
         return Home(path=Path(data["home"]), config_file=Path(data["config"]),
                     database=str(data["database"]), schema_revision=str(data["schema_revision"]),
-                    created=tuple(data["created"]))
+                    created=tuple(data["created"]), key=str(data["key"]),
+                    upgraded_from=data["upgraded_from"])
+
+    @staticmethod
+    def home_folder(home: str | Path | None = None) -> Path:
+        """The folder a home lives in: ``home``, else ``$TWOFA_HOME``, else the user data dir."""
+        from twofa_cli.config import resolve_home
+
+        return resolve_home(home)
+
+    @staticmethod
+    def schema_status(home: str | Path | None = None,
+                      database_url: str | None = None) -> SchemaStatus:
+        """The store's schema revision and the one this twofa needs (no home is opened).
+
+        Raises NotInitialised, DatabaseUnavailable, BadInput.
+        """
+        from twofa_cli.services.setup import db_status
+
+        data = db_status(home, database_url=database_url)
+        return SchemaStatus(database=str(data["database"]), current=data["current"],
+                            head=str(data["head"]), up_to_date=bool(data["up_to_date"]))
+
+    @staticmethod
+    def upgrade_schema(home: str | Path | None = None,
+                       database_url: str | None = None) -> SchemaUpgrade:
+        """Migrate the store's schema to the newest revision, keeping every row.
+
+        Raises NotInitialised, DatabaseUnavailable, BadInput.
+        """
+        from twofa_cli.services.setup import db_upgrade
+
+        data = db_upgrade(home, database_url=database_url)
+        return SchemaUpgrade(database=str(data["database"]), before=data["from"],
+                             after=str(data["to"]), changed=bool(data["changed"]))
+
+    @staticmethod
+    def setting(key: str, home: str | Path | None = None) -> Setting:
+        """One config.toml setting (dotted: ``delivery.mode``): its effective value.
+
+        Read from the home's files and the environment; the store is not opened, so a
+        broken ``database.url`` can be read and mended. Raises NotInitialised, BadInput.
+        """
+        from twofa_cli.services.configuration import get_setting
+
+        return _setting(get_setting(home, key))
+
+    @staticmethod
+    def set_setting(key: str, value: str, home: str | Path | None = None) -> Setting:
+        """Write a setting to config.toml (lists comma-separated), checked first.
+
+        Raises NotInitialised, BadInput.
+        """
+        from twofa_cli.services.configuration import set_setting
+
+        return _setting(set_setting(home, key, value))
+
+    @staticmethod
+    def unset_setting(key: str, home: str | Path | None = None) -> Setting:
+        """Remove a setting from config.toml, so its default applies again.
+
+        Raises NotInitialised, BadInput.
+        """
+        from twofa_cli.services.configuration import unset_setting
+
+        return _setting(unset_setting(home, key))
+
+    @staticmethod
+    def instructions(channel: str) -> Instructions:
+        """The setup steps to follow at the vendor (``twilio``, ``cdyne``, ``smtp``).
+
+        Raises BadInput (an unknown channel).
+        """
+        from twofa_cli.services.providers import instructions
+
+        data = instructions(channel)
+        return Instructions(channel=str(data["channel"]), kind=str(data["kind"]),
+                            instructions=str(data["instructions"]))
 
     def close(self) -> None:
         """Close the store's connections; the object is unusable afterwards."""
@@ -257,6 +486,11 @@ class TwoFactor:
         return f"<TwoFactor {self._rt.settings.home} ({state})>"
 
     @property
+    def home(self) -> Path:
+        """The home's folder."""
+        return self._rt.settings.home
+
+    @property
     def trusted_device_lifetime(self) -> timedelta:
         """How long a "Trust this device" token lives: the cookie's Max-Age."""
         return timedelta(days=self._rt.settings.trusted_devices.ttl_days)
@@ -273,12 +507,54 @@ class TwoFactor:
     # -- the customer's side --------------------------------------------------------
 
     def add_account(self, email: str, password: str, *, name: str = "",
-                    admin: bool = False) -> Account:
-        """A Shopping Cart account. Raises BadInput (email, password < 8 chars), Conflict."""
+                    admin: bool = False, exist_ok: bool = False) -> Account:
+        """A Shopping Cart account. Raises BadInput (email, password < 8 chars), Conflict.
+
+        With ``exist_ok`` an identical account (name, audience, password) is returned as
+        it is; a different one under the email is still a Conflict.
+        """
         from twofa_cli.services.accounts import add_account
 
         return _account(add_account(self._rt, email=email, password=password, name=name,
-                                    is_admin=admin))
+                                    is_admin=admin, exist_ok=exist_ok))
+
+    def accounts(self, *, limit: int = 100, offset: int = 0) -> list[Account]:
+        """Accounts, oldest first."""
+        from twofa_cli.services.accounts import list_accounts
+
+        return [_account(a) for a in list_accounts(self._rt, limit=limit, offset=offset)]
+
+    def account_details(self, account: AccountRef) -> AccountDetails:
+        """An account with its 2FA state: entries, trusted devices, lock. Raises NotFound."""
+        from twofa_cli.services.accounts import show_account
+
+        data = show_account(self._rt, str(account))
+        return AccountDetails(**vars(_account(data)), entries=int(data["entries"]),
+                              trusted_devices=int(data["trusted_devices"]),
+                              failed_verifications=int(data["failed_verifications"]),
+                              locked_until=_maybe_when(data["locked_until"]))
+
+    def delete_account(self, account: AccountRef) -> AccountRemoved:
+        """Delete an account with its entries, pending codes and trusted devices; the
+        audit trail keeps its rows. Raises NotFound."""
+        from twofa_cli.services.accounts import delete_account
+
+        data = delete_account(self._rt, str(account))
+        return AccountRemoved(account=_account(data), entries_removed=int(data["entries_removed"]))
+
+    def import_accounts(self, path: str | Path, *, skip_existing: bool = False,
+                        progress: Callable[[int, int], None] | None = None) -> Imported:
+        """Import a CSV (email, name, and password or an argon2id password_hash).
+
+        Every row is checked first: one bad row imports nothing (BadInput naming every
+        bad line); rows of existing accounts are a Conflict unless ``skip_existing``.
+        ``progress(imported, total)`` is called after each batch. Raises NotFound (no file).
+        """
+        from twofa_cli.services.accounts import import_accounts
+
+        data = import_accounts(self._rt, path, skip_existing=skip_existing, progress=progress)
+        return Imported(imported=int(data["imported"]), skipped=int(data["skipped"]),
+                        file=Path(data["file"]))
 
     def account(self, account: AccountRef) -> Account:
         """Raises NotFound."""
@@ -318,17 +594,19 @@ class TwoFactor:
 
         return _code_sent(resend(self._rt, str(account)))
 
-    def login(self, account: AccountRef, password: str, *,
-              device_token: str | None = None) -> LoginResult:
+    def login(self, account: AccountRef, password: str, *, device_token: str | None = None,
+              cookie: Callable[[int], str | None] | None = None) -> LoginResult:
         """Log in as normal: the password, then a code unless 2FA is off or the device trusted.
 
-        ``device_token`` is the client's "Trust this device" cookie, if it has one.
+        ``device_token`` is the client's "Trust this device" cookie, if it has one. A
+        client that keeps a cookie per account passes ``cookie`` (account id -> token)
+        instead: it is read only once the password is right.
         An unknown account and a wrong password raise the same Rejected. Also raises
         Throttled (locked, send caps) and DeliveryFailed.
         """
         from twofa_cli.services.login import login
 
-        data = login(self._rt, str(account), password, device_token=device_token)
+        data = login(self._rt, str(account), password, device_token=device_token, cookie=cookie)
         who = self.account(account)
         if data["status"] == "authenticated":
             return LoginResult(status="authenticated", account=who, code=None,
@@ -336,19 +614,22 @@ class TwoFactor:
         return LoginResult(status="code_sent", account=who, code=_code_sent(data))
 
     def verify(self, account: AccountRef, code: str, *, trust_device: bool = False,
-               device_token: str | None = None, device_name: str = "browser") -> Verification:
+               device_token: str | None = None, device_name: str = "browser",
+               keep_token: Callable[[int, str], None] | None = None) -> Verification:
         """Enter the code: completes the account's pending enrolment or login.
 
         With ``trust_device`` the result carries a new device token (set it as a cookie);
         ``device_token``, the client's current one, is then revoked so a browser holds
         one live token. ``device_name`` labels the device in ``trusted_devices``.
+        ``keep_token(account_id, token)`` hands the new token to the client before the
+        store commits: if it raises, nothing changes (the code is not spent).
         Raises BadInput (not a code), Rejected (wrong, expired or used code; nothing
         pending), Throttled (too many tries: Send New Code; account locked), NotFound.
         """
         from twofa_cli.services.challenges import verify
 
         result = verify(self._rt, str(account), code, trust_device=trust_device,
-                        device=device_name)
+                        device=device_name, keep_token=keep_token)
         if result.device_token and device_token:
             self._forget_token(result.account_id, device_token)
         status: Literal["verified", "authenticated"] = (
@@ -409,6 +690,22 @@ class TwoFactor:
             for m in list_outbox(self._rt, to=to, limit=limit)
         ]
 
+    def audit(self, *, account: AccountRef | None = None, limit: int = 50) -> list[AuditEvent]:
+        """The audit trail, newest first: admin changes and customer events.
+
+        Raises NotFound (an unknown ``account``).
+        """
+        from twofa_cli.services.audit import list_events
+
+        who = None if account is None else str(account)
+        return [
+            AuditEvent(id=int(e["id"]), at=_when(e["at"]), actor=str(e["actor"]),
+                       action=str(e["action"]), account_id=e["account_id"],
+                       target=str(e["target"]), outcome=str(e["outcome"]),
+                       detail=str(e["detail"]))
+            for e in list_events(self._rt, account=who, limit=limit)
+        ]
+
     # -- the administrator's side ---------------------------------------------------
 
     def company_name(self) -> str:
@@ -422,6 +719,19 @@ class TwoFactor:
 
         return set_company_name(self._rt, name)
 
+    def configuration(self) -> Configuration:
+        """The company name, both Allowed switches and every setting with its source."""
+        from twofa_cli.config import load_layers
+        from twofa_cli.services.configuration import describe
+
+        settings = self._rt.settings
+        sources = tuple(Setting(key=str(row["setting"]), value=row["value"],
+                                source=str(row["source"]))
+                        for row in describe(settings, load_layers(settings.home)))
+        return Configuration(company_name=self.company_name(), customer=self.allowed("customer"),
+                             admin=self.allowed("admin"), settings=settings.public(),
+                             sources=sources)
+
     def allowed(self, audience: Audience = "customer") -> Policy:
         from twofa_cli.services.system import policy_status
 
@@ -434,40 +744,90 @@ class TwoFactor:
         return _policy(set_allowed(self._rt, _audience(audience), active))
 
     def add_provider(self, channel: str, *, title: str,
-                     options: Mapping[str, Any] | None = None) -> Provider:
+                     options: Mapping[str, Any] | None = None, exist_ok: bool = False) -> Provider:
         """A provider: ``smtp`` (the platform relay) or ``twilio`` / ``cdyne`` (custom).
 
         ``options`` are the channel's settings (twilio: account_sid, auth_token,
         from_number or messaging_service_sid; cdyne: license_key, from_number);
-        secret ones are stored encrypted. Raises BadInput, Conflict (title taken).
+        secret ones are stored encrypted. With ``exist_ok`` an identical provider is
+        returned as it is. Raises BadInput, Conflict (title taken).
         """
         from twofa_cli.services.providers import add_provider
 
         return _provider(add_provider(self._rt, channel=channel, title=title,
-                                      options=dict(options or {})))
+                                      options=dict(options or {}), exist_ok=exist_ok))
+
+    def provider_usage(self, provider: str | int) -> ProviderUsage:
+        """A provider and the methods that use it (what removing it removes too).
+
+        Raises NotFound.
+        """
+        from twofa_cli.services.providers import removal_plan
+
+        data = removal_plan(self._rt, str(provider))
+        return ProviderUsage(provider=_provider(data["provider"]), secondary_auth=tuple(
+            MethodRef(id=int(m["id"]), title=str(m["title"])) for m in data["secondary_auth"]))
+
+    def update_provider(self, provider: str | int, *, title: str | None = None,
+                        options: Mapping[str, Any] | None = None) -> Provider:
+        """Change a provider's title or options (None values are left as they are).
+
+        Credentials are validated again and encrypted anew. Raises NotFound, BadInput
+        (nothing to change, a bad option), Conflict (title taken).
+        """
+        from twofa_cli.services.providers import update_provider
+
+        return _provider(update_provider(self._rt, str(provider), title=title,
+                                         options=dict(options or {})))
+
+    def test_provider(self, provider: str | int, *, to: str, live: bool = False) -> TestReceipt:
+        """Send a test message through a provider (counted against the send caps).
+
+        In simulate mode it goes to the outbox unless ``live``. Raises NotFound, BadInput
+        (a destination the channel cannot reach), Throttled, DeliveryFailed.
+        """
+        from twofa_cli.services.delivery import send_test
+
+        data = send_test(self._rt, str(provider), to=to, live=live)
+        return TestReceipt(provider_id=int(data["provider_id"]),
+                           mode="live" if data["mode"] == "live" else "simulate",
+                           channel=str(data["channel"]), to=str(data["to"]),
+                           message_id=str(data["message_id"]), status=str(data["status"]))
 
     def providers(self) -> list[Provider]:
         from twofa_cli.services.providers import list_providers
 
         return [_provider(p) for p in list_providers(self._rt)]
 
-    def remove_provider(self, provider: str | int, *, cascade: bool = False) -> Provider:
+    def remove_provider(self, provider: str | int, *, cascade: bool = False) -> ProviderRemoved:
         """Remove a provider; with ``cascade`` also the methods (and entries) using it.
 
         Raises NotFound, Conflict (methods use it and ``cascade`` is False).
         """
         from twofa_cli.services.providers import remove_provider
 
-        return _provider(remove_provider(self._rt, str(provider), cascade=cascade)["removed"])
+        data = remove_provider(self._rt, str(provider), cascade=cascade)
+        return ProviderRemoved(provider=_provider(data["removed"]), secondary_auth_removed=tuple(
+            _method_removed(m) for m in data["secondary_auth_removed"]))
 
-    def add_secondary_auth(self, *, provider: str | int, title: str) -> Method:
+    def add_secondary_auth(self, *, provider: str | int, title: str,
+                           exist_ok: bool = False) -> Method:
         """Secondary Auth → Add New: a method customers see by ``title``.
 
+        With ``exist_ok`` the same title on the same provider is returned as it is.
         Raises NotFound (provider), BadInput, Conflict (title taken).
         """
         from twofa_cli.services.secondary_auth import add_secondary_auth
 
-        return _method(add_secondary_auth(self._rt, provider=str(provider), title=title))
+        return _method(add_secondary_auth(self._rt, provider=str(provider), title=title,
+                                          exist_ok=exist_ok))
+
+    def secondary_auth(self, method: str | int) -> MethodUsage:
+        """One method and how many customer entries use it. Raises NotFound."""
+        from twofa_cli.services.secondary_auth import show_secondary_auth
+
+        data = show_secondary_auth(self._rt, str(method))
+        return MethodUsage(method=_method(data), entries=int(data["entries"]))
 
     def secondary_auths(self) -> list[Method]:
         """The methods customers choose from ("Service Provider"), oldest first."""
@@ -475,11 +835,45 @@ class TwoFactor:
 
         return [_method(m) for m in list_secondary_auth(self._rt)]
 
-    def remove_secondary_auth(self, method: str | int) -> int:
-        """Remove a method with its entries; returns how many entries went. Raises NotFound."""
+    def remove_secondary_auth(self, method: str | int) -> MethodRemoved:
+        """Remove a method with its customers' entries. Raises NotFound."""
         from twofa_cli.services.secondary_auth import remove_secondary_auth
 
-        return int(remove_secondary_auth(self._rt, str(method))["entries_removed"])
+        return _method_removed(remove_secondary_auth(self._rt, str(method)))
+
+    # -- the configuration as a file --------------------------------------------------
+
+    def export(self) -> dict[str, Any]:
+        """The configuration as plain data: what ``export_toml`` writes (no secret values)."""
+        from twofa_cli.services.apply import export_document
+
+        return export_document(self._rt)
+
+    def export_toml(self, output: str | Path | None = None) -> str:
+        """The configuration as one TOML document; with ``output``, also written there
+        (owner-only). Secret options are "env:NAME" references, never values."""
+        from twofa_cli.services.apply import export_text
+
+        text = export_text(self._rt)
+        if output is not None:
+            from twofa_cli.security import write_private_file
+
+            write_private_file(Path(output), text)
+        return text
+
+    def apply(self, path: str | Path, *, dry_run: bool = False, prune: bool = False) -> Applied:
+        """Make the store and config.toml match a TOML document, in one transaction.
+
+        ``prune`` also deletes providers and methods the file does not name. Raises
+        BadInput (no such file, a malformed document, an unset reference).
+        """
+        from twofa_cli.services.apply import apply_document
+
+        data = apply_document(self._rt, path, dry_run=dry_run, prune=prune)
+        return Applied(changes=tuple(
+            Change(action=c["action"], kind=str(c["kind"]), name=str(c["name"]),
+                   detail=str(c["detail"])) for c in data["changes"]),
+            applied=bool(data["applied"]))
 
 
 # -- the services' dicts into results -----------------------------------------------------
@@ -528,6 +922,15 @@ def _provider(data: Mapping[str, Any]) -> Provider:
                     medium=str(data["medium"]), title=str(data["title"]),
                     options=dict(data["options"]), created_at=_when(data["created_at"]),
                     updated_at=_when(data["updated_at"]))
+
+
+def _method_removed(data: Mapping[str, Any]) -> MethodRemoved:
+    return MethodRemoved(id=int(data["id"]), title=str(data["title"]),
+                         entries_removed=int(data["entries_removed"]))
+
+
+def _setting(data: Mapping[str, Any]) -> Setting:
+    return Setting(key=str(data["key"]), value=data["value"], source=str(data["source"]))
 
 
 def _method(data: Mapping[str, Any]) -> Method:

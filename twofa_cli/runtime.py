@@ -1,7 +1,8 @@
 """What every service needs: settings, the store, the secret key, a clock, an actor.
 
-The library entry point: the shop's web app opens one Runtime and passes it to
-the functions of ``twofa_cli.services``; the CLI does the same per command.
+``twofa_cli.api.TwoFactor`` opens one and passes it to the functions of
+``twofa_cli.services``; the API's callers (the shop's web app, ``twofa serve``, the
+CLI) never see it.
 """
 
 from __future__ import annotations

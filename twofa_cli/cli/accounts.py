@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from twofa_cli.cli.output import ExistOkOpt, JsonOpt, YesOpt, confirm, emit, note, runtime
+from twofa_cli.cli.output import ExistOkOpt, JsonOpt, YesOpt, confirm, emit, note, plain, twofa
 
 app = typer.Typer(help="Shopping Cart accounts (customers and administrators).", no_args_is_help=True)
 COLUMNS = [("id", "ID"), ("email", "Email"), ("name", "Name"), ("audience", "Audience"),
@@ -35,22 +35,19 @@ def add(
     json_: JsonOpt = False,
 ) -> None:
     """Create an account; the password is hashed with argon2id."""
-    from twofa_cli.services import accounts
-
     password = read_password(password_stdin, confirm=True)
-    result = accounts.add_account(runtime(ctx), email=email, password=password, name=name,
-                                  is_admin=admin, exist_ok=exist_ok)
-    emit(result, as_json=json_, title="Account added")
+    added = twofa(ctx).add_account(email, password, name=name, admin=admin, exist_ok=exist_ok)
+    emit(plain(added), as_json=json_, title="Account added")
 
 
 @app.command("set-password")
 def set_password(ctx: typer.Context, account: AccountArg, password_stdin: PasswordStdinOpt = False,
                  json_: JsonOpt = False) -> None:
     """Change a password; this revokes every trusted device of the account."""
-    from twofa_cli.services import accounts
-
     password = read_password(password_stdin, confirm=True)
-    emit(accounts.set_password(runtime(ctx), account, password), as_json=json_,
+    api = twofa(ctx)
+    revoked = api.set_password(account, password)
+    emit({**plain(api.account(account)), "trusted_devices_revoked": revoked}, as_json=json_,
          title="Password changed")
 
 
@@ -65,23 +62,21 @@ def import_(
     json_: JsonOpt = False,
 ) -> None:
     """Import accounts from CSV: every row is checked first; one bad row imports nothing."""
-    from twofa_cli.services import accounts
-
-    rt = runtime(ctx)
+    api = twofa(ctx)
     if json_ or not sys.stderr.isatty():
-        result = accounts.import_accounts(rt, path, skip_existing=skip_existing)
+        result = api.import_accounts(path, skip_existing=skip_existing)
     else:
         from rich.progress import Progress
 
         with Progress(transient=True) as progress:
             task = progress.add_task("Importing accounts", total=None)
-            result = accounts.import_accounts(
-                rt, path, skip_existing=skip_existing, progress=lambda done, total: progress.update(task, completed=done,
-                                                                       total=total))
-    emit(result, as_json=json_, title="Import")
+            result = api.import_accounts(
+                path, skip_existing=skip_existing,
+                progress=lambda done, total: progress.update(task, completed=done, total=total))
+    emit(plain(result), as_json=json_, title="Import")
     if not json_:
-        skipped = f", skipped {result['skipped']} that exist" if result["skipped"] else ""
-        note(f"Imported {result['imported']} accounts{skipped}.")
+        skipped = f", skipped {result.skipped} that exist" if result.skipped else ""
+        note(f"Imported {result.imported} accounts{skipped}.")
 
 
 @app.command("list")
@@ -92,18 +87,14 @@ def list_(
     json_: JsonOpt = False,
 ) -> None:
     """List accounts, oldest first."""
-    from twofa_cli.services import accounts
-
-    emit(accounts.list_accounts(runtime(ctx), limit=limit, offset=offset), as_json=json_,
+    emit(plain(twofa(ctx).accounts(limit=limit, offset=offset)), as_json=json_,
          columns=COLUMNS, title="Accounts")
 
 
 @app.command("show")
 def show(ctx: typer.Context, account: AccountArg, json_: JsonOpt = False) -> None:
     """Show one account with its 2FA state."""
-    from twofa_cli.services import accounts
-
-    emit(accounts.show_account(runtime(ctx), account), as_json=json_, title="Account")
+    emit(plain(twofa(ctx).account_details(account)), as_json=json_, title="Account")
 
 
 @app.command("delete")
@@ -112,14 +103,12 @@ def delete(ctx: typer.Context, account: AccountArg, yes: YesOpt = False,
            json_: JsonOpt = False) -> None:
     """Delete an account with its 2FA entries, pending codes and trusted devices (asks first);
     its audit trail stays."""
-    from twofa_cli.services import accounts
-
-    rt = runtime(ctx)
-    shown = accounts.show_account(rt, account)
-    confirm(f"Delete the account {shown['email']} and its {shown['entries']} 2FA entries?",
+    api = twofa(ctx)
+    shown = api.account_details(account)
+    confirm(f"Delete the account {shown.email} and its {shown.entries} 2FA entries?",
             yes=yes, as_json=json_)
-    result = accounts.delete_account(rt, str(shown["id"]))
+    removed = api.delete_account(shown.id)
     if json_:
-        emit(result, as_json=True)
+        emit({**plain(removed.account), "entries_removed": removed.entries_removed}, as_json=True)
     else:
-        note(f"Deleted the account {result['email']} (id {result['id']}).")
+        note(f"Deleted the account {removed.account.email} (id {removed.account.id}).")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from twofa_cli.cli.output import JsonOpt, emit, note, runtime
+from twofa_cli.cli.output import JsonOpt, emit, note, plain, twofa
 
 CHANGE_COLUMNS = [("action", "Action"), ("kind", "Kind"), ("name", "Name"), ("detail", "Detail")]
 
@@ -23,18 +23,14 @@ def export(
     options as "env:NAME" references, never their values), secondary auth, the Allowed
     switches and the settings config.toml sets (never the database URL).
     """
-    from twofa_cli.security import write_private_file
-    from twofa_cli.services.apply import export_document, export_text
-
-    rt = runtime(ctx)
+    api = twofa(ctx)
     if output is None and json_:
-        emit(export_document(rt), as_json=True)
+        emit(api.export(), as_json=True)
         return
-    text = export_text(rt)
+    text = api.export_toml(output)
     if output is None:
         typer.echo(text, nl=False)
         return
-    write_private_file(output, text)
     if json_:
         emit({"output": str(output)}, as_json=True)
     else:
@@ -62,18 +58,16 @@ def apply(
       twofa apply twofa.toml --dry-run
       twofa apply twofa.toml
     """
-    from twofa_cli.services.apply import apply_document
-
-    result = apply_document(runtime(ctx), path, dry_run=dry_run, prune=prune)
+    result = twofa(ctx).apply(path, dry_run=dry_run, prune=prune)
     if json_:
-        emit(result, as_json=True)
+        emit(plain(result), as_json=True)
         return
-    if result["changes"]:
-        emit(result["changes"], as_json=False, columns=CHANGE_COLUMNS, title="Plan")
-    count = len(result["changes"])
+    if result.changes:
+        emit(plain(result.changes), as_json=False, columns=CHANGE_COLUMNS, title="Plan")
+    count = len(result.changes)
     if not count:
         note("Nothing to change.")
-    elif result["applied"]:
+    elif result.applied:
         note(f"Applied {count} changes.")
     else:
         note(f"Dry run: {count} changes planned, nothing changed.")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from twofa_cli.cli.output import JsonOpt, emit, runtime
+from twofa_cli.cli.output import JsonOpt, emit, plain, twofa
 
 COLUMNS = [("id", "ID"), ("at", "At"), ("actor", "Actor"), ("action", "Action"),
            ("account_id", "Account"), ("target", "Target"), ("outcome", "Outcome"),
@@ -21,7 +21,5 @@ def audit(
     json_: JsonOpt = False,
 ) -> None:
     """Show the audit trail, newest first: admin changes and customer events."""
-    from twofa_cli.services.audit import list_events
-
-    emit(list_events(runtime(ctx), account=account, limit=limit), as_json=json_, columns=COLUMNS,
+    emit(plain(twofa(ctx).audit(account=account, limit=limit)), as_json=json_, columns=COLUMNS,
          title="Audit trail")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from twofa_cli.cli.output import JsonOpt, emit, note, runtime
+from twofa_cli.cli.output import JsonOpt, emit, note, plain, twofa
+
+if TYPE_CHECKING:
+    from twofa_cli.api import Setting
 
 app = typer.Typer(help="System configuration: the company name and every config.toml setting.",
                   no_args_is_help=True)
@@ -21,9 +24,9 @@ def _home(ctx: typer.Context) -> str | None:
     return ctx.find_root().obj.home
 
 
-def _overridden(result: dict) -> None:
-    if result["source"].startswith("environment"):
-        note(f"Note: {result['source'].removeprefix('environment ')} overrides this setting "
+def _overridden(setting: Setting) -> None:
+    if setting.source.startswith("environment"):
+        note(f"Note: {setting.source.removeprefix('environment ')} overrides this setting "
              "while it is set.")
 
 
@@ -34,70 +37,64 @@ def set_(ctx: typer.Context, key: KeyArg,
     """Set a setting, e.g. `twofa config set company-name "Acme Events"` or
     `twofa config set delivery.mode live`."""
     if key == COMPANY_NAME:
-        from twofa_cli.services import system
-
-        emit({"key": key, "value": system.set_company_name(runtime(ctx), value)}, as_json=json_)
+        emit({"key": key, "value": twofa(ctx).set_company_name(value)}, as_json=json_)
         return
-    from twofa_cli.services.configuration import set_setting
+    from twofa_cli.api import TwoFactor
 
-    result = set_setting(_home(ctx), key, value)
-    emit(result, as_json=json_)
+    setting = TwoFactor.set_setting(key, value, _home(ctx))
+    emit(plain(setting), as_json=json_)
     if not json_:
-        _overridden(result)
+        _overridden(setting)
 
 
 @app.command("get")
 def get(ctx: typer.Context, key: KeyArg, json_: JsonOpt = False) -> None:
     """Print one setting's effective value (--json adds where it comes from)."""
     if key == COMPANY_NAME:
-        from twofa_cli.services import system
-
-        value = system.get_company_name(runtime(ctx))
+        value = twofa(ctx).company_name()
         emit({"key": key, "value": value} if json_ else value, as_json=json_)
         return
-    from twofa_cli.services.configuration import get_setting
+    from twofa_cli.api import TwoFactor
 
-    result = get_setting(_home(ctx), key)
-    value = result["value"]
-    emit(result if json_ else ", ".join(value) if isinstance(value, list) else str(value),
+    setting = TwoFactor.setting(key, _home(ctx))
+    value = setting.value
+    emit(plain(setting) if json_ else ", ".join(value) if isinstance(value, list) else str(value),
          as_json=json_)
 
 
 @app.command("unset")
 def unset(ctx: typer.Context, key: KeyArg, json_: JsonOpt = False) -> None:
     """Remove a key from config.toml, so its default applies again."""
-    from twofa_cli.services.configuration import unset_setting
+    from twofa_cli.api import TwoFactor
 
     if key == COMPANY_NAME:
         from twofa_cli.errors import BadInput
 
         raise BadInput("the company name cannot be unset: give it another value with "
                        "`twofa config set company-name NAME`")
-    result = unset_setting(_home(ctx), key)
-    emit(result, as_json=json_)
+    setting = TwoFactor.unset_setting(key, _home(ctx))
+    emit(plain(setting), as_json=json_)
     if not json_:
-        _overridden(result)
+        _overridden(setting)
 
 
 @app.command("show")
 def show(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """Show the company name, the 2FA policy and every setting with where it comes from
     (secrets masked)."""
-    from twofa_cli.config import load_layers
-    from twofa_cli.services import system
-    from twofa_cli.services.configuration import describe
+    from twofa_cli.cli.policy import allowed_text
 
-    rt = runtime(ctx)
-    settings = describe(rt.settings, load_layers(rt.settings.home))
+    shown = twofa(ctx).configuration()
     stored = {
-        "company_name": system.get_company_name(rt),
-        "customer": system.policy_status(rt, "customer")["allowed"],
-        "admin": system.policy_status(rt, "admin")["allowed"],
+        "company_name": shown.company_name,
+        "customer": allowed_text(shown.customer),
+        "admin": allowed_text(shown.admin),
     }
     if json_:
-        sources = {row["setting"]: row["source"] for row in settings}
-        emit({**stored, **rt.settings.public(), "sources": sources}, as_json=True)
+        sources = {setting.key: setting.source for setting in shown.sources}
+        emit({**stored, **shown.settings, "sources": sources}, as_json=True)
         return
     rows = [{"setting": key, "value": value, "source": "store"} for key, value in stored.items()]
-    emit(rows + settings, as_json=False, title="twofa configuration",
+    rows += [{"setting": s.key, "value": s.value, "source": s.source} for s in shown.sources]
+    emit(rows, as_json=False, title="twofa configuration",
          columns=[("setting", "Setting"), ("value", "Value"), ("source", "Source")])

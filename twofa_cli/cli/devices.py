@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from twofa_cli.cli.output import JsonOpt, emit, note
+from twofa_cli.cli.output import JsonOpt, emit, note, plain, twofa
 
 app = typer.Typer(help="Trusted devices: list, revoke, or forget a simulated browser's cookies.",
                   no_args_is_help=True)
@@ -18,10 +18,10 @@ COLUMNS = [("id", "ID"), ("device", "Device"), ("state", "State"), ("created_at"
 @app.command("list")
 def list_(ctx: typer.Context, account: AccountArg, json_: JsonOpt = False) -> None:
     """List the account's trusted devices."""
-    from twofa_cli.cli.output import runtime
-    from twofa_cli.services.devices import list_devices
-
-    emit(list_devices(runtime(ctx), account), as_json=json_, columns=COLUMNS, title="Trusted devices")
+    rows = [{"id": d.id, "device": d.name, "state": d.state, "created_at": d.created_at,
+             "expires_at": d.expires_at, "revoked_at": d.revoked_at}
+            for d in twofa(ctx).trusted_devices(account)]
+    emit(plain(rows), as_json=json_, columns=COLUMNS, title="Trusted devices")
 
 
 @app.command("revoke")
@@ -34,14 +34,17 @@ def revoke(
     json_: JsonOpt = False,
 ) -> None:
     """Revoke one trusted device, or all of them: the next login asks for a code."""
-    from twofa_cli.cli.output import runtime
     from twofa_cli.errors import BadInput
-    from twofa_cli.services.devices import revoke as revoke_devices
 
     if (device is None) == (not all_):
         raise BadInput("give a DEVICE or --all")
-    result = revoke_devices(runtime(ctx), account, device, every=all_)
-    emit(result, as_json=json_) if json_ else note(f"Revoked {result['revoked']} trusted devices.")
+    api = twofa(ctx)
+    account_id = api.account(account).id
+    revoked = api.revoke_device(account_id, device, every=all_)
+    if json_:
+        emit({"account_id": account_id, "revoked": revoked}, as_json=True)
+    else:
+        note(f"Revoked {revoked} trusted devices.")
 
 
 @app.command("forget")
@@ -51,10 +54,10 @@ def forget(
     json_: JsonOpt = False,
 ) -> None:
     """Clear a simulated browser's cookies (the server-side trust stays until it expires)."""
+    from twofa_cli.api import TwoFactor
     from twofa_cli.browser import Browser
-    from twofa_cli.config import resolve_home
 
-    cleared = Browser(resolve_home(ctx.find_root().obj.home), name).clear()
+    cleared = Browser(TwoFactor.home_folder(ctx.find_root().obj.home), name).clear()
     if json_:
         emit({"device": name, "cleared": cleared}, as_json=True)
     else:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from twofa_cli.cli.output import JsonOpt, YesOpt, confirm, emit, note, runtime
+from twofa_cli.cli.output import JsonOpt, YesOpt, confirm, emit, note, plain, twofa
+
+if TYPE_CHECKING:
+    from twofa_cli.api import Entry
 
 app = typer.Typer(help="A customer's two-factor authentication entries.", no_args_is_help=True)
 AccountArg = Annotated[str, typer.Argument(help="Account id or email.", metavar="A")]
@@ -17,9 +20,14 @@ COLUMNS = [("id", "ID"), ("method", "Method"), ("destination", "Destination"),
 @app.command("list")
 def list_(ctx: typer.Context, account: AccountArg, json_: JsonOpt = False) -> None:
     """List the account's 2FA entries (destinations masked)."""
-    from twofa_cli.services.entries import list_entries
+    emit([_row(entry) for entry in twofa(ctx).entries(account)], as_json=json_, columns=COLUMNS,
+         title="2FA entries")
 
-    emit(list_entries(runtime(ctx), account), as_json=json_, columns=COLUMNS, title="2FA entries")
+
+def _row(entry: Entry) -> dict:
+    # Every entry the API lists is verified (an enrolment becomes one on its verify).
+    return plain({"id": entry.id, "method": entry.method, "destination": entry.destination,
+                  "verified": True, "created_at": entry.created_at})
 
 
 @app.command("delete")
@@ -32,13 +40,13 @@ def delete(
     json_: JsonOpt = False,
 ) -> None:
     """Delete a 2FA entry; deleting the last one also revokes trusted devices."""
-    from twofa_cli.services.entries import remove_entry
-
     confirm(f"Delete 2FA entry {entry!r} of {account!r}?", yes=yes, as_json=json_)
-    result = remove_entry(runtime(ctx), account, entry)
+    removed = twofa(ctx).delete_entry(account, entry)
     if json_:
-        emit(result, as_json=True)
+        emit({**_row(removed.entry), "trusted_devices_revoked": removed.trusted_devices_revoked},
+             as_json=True)
         return
-    note(f"Deleted 2FA entry {result['id']} ({result['method']}, {result['destination']}).")
-    if result["trusted_devices_revoked"]:
-        note(f"That was the last entry: {result['trusted_devices_revoked']} trusted devices revoked.")
+    gone = removed.entry
+    note(f"Deleted 2FA entry {gone.id} ({gone.method}, {gone.destination}).")
+    if removed.trusted_devices_revoked:
+        note(f"That was the last entry: {removed.trusted_devices_revoked} trusted devices revoked.")

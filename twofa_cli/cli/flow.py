@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from twofa_cli.cli.accounts import PasswordStdinOpt, read_password
-from twofa_cli.cli.output import JsonOpt, emit, note, runtime
+from twofa_cli.cli.output import JsonOpt, emit, note, plain, twofa
 from twofa_cli.errors import Rejected
+
+if TYPE_CHECKING:
+    from twofa_cli.api import CodeSent, TwoFactor
 
 AccountArg = Annotated[str, typer.Argument(help="Account id or email.", metavar="A")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="Simulated browser that keeps the cookie.")]
 
 
-def _code_sent(result: dict, rt, as_json: bool) -> None:
-    emit(result, as_json=as_json, title="Code sent")
-    if not as_json and rt.settings.delivery.mode == "simulate":
+def _code_sent(sent: CodeSent, api: TwoFactor, as_json: bool) -> None:
+    emit({"status": "code_sent", **plain(sent)}, as_json=as_json, title="Code sent")
+    if not as_json and api.simulated:
         note("Simulate mode: the code is in the outbox (`twofa outbox`).")
 
 
@@ -36,10 +39,8 @@ def enroll(
     Example:
       twofa enroll alice@example.com --method "Text message" --phone +14155550199
     """
-    from twofa_cli.services.enrollment import enroll as start
-
-    rt = runtime(ctx)
-    _code_sent(start(rt, account, method=method, phone=phone, email=email), rt, json_)
+    api = twofa(ctx)
+    _code_sent(api.enroll(account, method=method, phone=phone, email=email), api, json_)
 
 
 def verify(
@@ -58,10 +59,9 @@ def verify(
       twofa verify alice@example.com 123456 --trust-device --device laptop
     """
     from twofa_cli.browser import Browser
-    from twofa_cli.services.challenges import verify as check
 
-    rt = runtime(ctx)
-    browser = Browser(rt.settings.home, device)
+    api = twofa(ctx)
+    browser = Browser(api.home, device)
 
     def keep_cookie(account_id: int, token: str) -> None:
         # Called before the store commits: a cookie that cannot be written trusts nothing.
@@ -71,17 +71,17 @@ def verify(
             raise Rejected(f"cannot keep the trusted-device cookie in {browser.path}: "
                            f"{exc.strerror or exc}; nothing was changed") from None
 
-    result = check(rt, account, code, trust_device=trust_device, device=device,
-                   keep_token=keep_cookie)
-    emit(result.public(), as_json=json_, title="Verified")
+    result = api.verify(account, code, trust_device=trust_device, device_name=device,
+                        keep_token=keep_cookie)
+    emit({"status": result.status, "entry_id": result.entry_id,
+          "trusted_device": result.trusted_device, "account_id": result.account_id},
+         as_json=json_, title="Verified")
 
 
 def resend(ctx: typer.Context, account: AccountArg, json_: JsonOpt = False) -> None:
     """Send New Code: a fresh code for the pending challenge; the old one stops working."""
-    from twofa_cli.services.challenges import resend as send_again
-
-    rt = runtime(ctx)
-    _code_sent(send_again(rt, account), rt, json_)
+    api = twofa(ctx)
+    _code_sent(api.resend(account), api, json_)
 
 
 def login(
@@ -98,15 +98,15 @@ def login(
       printf '%s\\n' "$PASSWORD" | twofa login alice@example.com --password-stdin --device laptop
     """
     from twofa_cli.browser import Browser
-    from twofa_cli.services.login import login as log_in
 
-    rt = runtime(ctx)
-    browser = Browser(rt.settings.home, device)
+    api = twofa(ctx)
+    browser = Browser(api.home, device)
     password = read_password(password_stdin, confirm=False)
     # The cookie is read once the password is right: before, an unknown account and a
     # wrong password must cost alike (no lookup, no file read for one of them only).
-    result = log_in(rt, account, password, cookie=browser.cookie)
-    if result["status"] == "code_sent":
-        _code_sent(result, rt, json_)
+    result = api.login(account, password, cookie=browser.cookie)
+    if result.code is not None:
+        _code_sent(result.code, api, json_)
     else:
-        emit(result, as_json=json_, title="Logged in")
+        emit({"status": result.status, "challenge_id": None, "expires_at": None,
+              "destination": None, "reason": result.reason}, as_json=json_, title="Logged in")

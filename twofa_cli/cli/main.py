@@ -42,7 +42,7 @@ from twofa_cli.cli.output import FORMATS, chosen_format, note, report_error
 class CliState:
     home: str | None
     actor: str | None
-    runtime: Any = None
+    twofa: Any = None  # the TwoFactor, opened by the first command that needs it
 
 
 def global_options_anywhere(argv: list[str]) -> tuple[list[str], str | None]:
@@ -329,7 +329,7 @@ def main() -> None:
         # The process is about to exit. Spare the interpreter's last garbage collections
         # the objects alive now (SQLAlchemy, pydantic and typer make 100,000s of them):
         # they cost a fifth of a short command's run time, and the OS frees the memory
-        # anyway. Output is written and the store closed (output.runtime) by now.
+        # anyway. Output is written and the store closed (output.twofa) by now.
         import gc
 
         gc.freeze()

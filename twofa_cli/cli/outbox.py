@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from twofa_cli.cli.output import JsonOpt, emit, runtime
+from twofa_cli.cli.output import JsonOpt, emit, plain, twofa
 
 COLUMNS = [("id", "ID"), ("created_at", "At"), ("to", "To"), ("channel", "Channel"),
            ("body", "Body"), ("code", "Code")]
@@ -20,7 +20,5 @@ def outbox(
     json_: JsonOpt = False,
 ) -> None:
     """Show simulated messages, newest first, with their codes."""
-    from twofa_cli.services.delivery import list_outbox
-
-    emit(list_outbox(runtime(ctx), to=to, limit=limit), as_json=json_, columns=COLUMNS,
+    emit(plain(twofa(ctx).outbox(to=to, limit=limit)), as_json=json_, columns=COLUMNS,
          title="Outbox")

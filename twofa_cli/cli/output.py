@@ -8,12 +8,15 @@ this is where control characters, bidi overrides and rich markup in it are made 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -21,8 +24,8 @@ import typer
 from twofa_cli.validate import UNPRINTABLE, UNPRINTABLE_CHARS, printable
 
 if TYPE_CHECKING:
+    from twofa_cli.api import TwoFactor
     from twofa_cli.errors import TwofaError
-    from twofa_cli.runtime import Runtime
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking.")]
@@ -162,17 +165,35 @@ def report_error(exc: TwofaError, *, as_json: bool) -> None:
         typer.echo(f"Error: {printable(exc.message)}", err=True)
 
 
-def runtime(ctx: typer.Context) -> Runtime:
-    """The Runtime of this invocation, opened on first use."""
+def twofa(ctx: typer.Context) -> TwoFactor:
+    """The library's ``TwoFactor`` of this invocation, opened on first use."""
     state = ctx.find_root().obj
-    if state.runtime is None:
-        from twofa_cli.runtime import open_runtime
+    if state.twofa is None:
+        from twofa_cli.api import TwoFactor
 
-        state.runtime = open_runtime(state.home, actor=state.actor)
+        state.twofa = TwoFactor.open(state.home, actor=state.actor)
         # Close the store's connections when the command ends (SQLite then folds its WAL
         # back into twofa.db), not whenever the interpreter gets round to it at exit.
-        ctx.find_root().call_on_close(state.runtime.engine.dispose)
-    return state.runtime
+        ctx.find_root().call_on_close(state.twofa.close)
+    return state.twofa
+
+
+def plain(value: Any) -> Any:
+    """An API result as JSON-ready data: dataclasses as dicts (fields in order),
+    datetimes as ISO-8601, paths as text, tuples as lists. A field kept out of the
+    repr (a secret, such as a trusted-device token) is kept out of the output too."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name))
+                for f in dataclasses.fields(value) if f.repr}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    return value
 
 
 def confirm(question: str, *, yes: bool, as_json: bool) -> None:

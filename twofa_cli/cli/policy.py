@@ -2,40 +2,45 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from twofa_cli.cli.output import JsonOpt, emit, note, runtime
+from twofa_cli.cli.output import JsonOpt, emit, note, twofa
+
+if TYPE_CHECKING:
+    from twofa_cli.api import Audience, Policy
 
 
-def make_app(audience: str) -> typer.Typer:
+def allowed_text(policy: Policy) -> str:
+    return "Active" if policy.active else "Inactive"
+
+
+def make_app(audience: Audience) -> typer.Typer:
     who = "customers" if audience == "customer" else "administrators"
     app = typer.Typer(help=f"Two-factor authentication for {who}: Active or Inactive.",
                       no_args_is_help=True)
 
-    def _show(status: dict, as_json: bool) -> None:
-        emit(status, as_json=as_json, title=f"2FA for {who}")
+    def _show(policy: Policy, as_json: bool) -> None:
+        emit({"audience": policy.audience, "allowed": allowed_text(policy),
+              "active": policy.active, "secondary_auth_providers": policy.methods},
+             as_json=as_json, title=f"2FA for {who}")
 
     @app.command("enable")
     def enable(ctx: typer.Context, json_: JsonOpt = False) -> None:
-        from twofa_cli.services import system
-
-        status = system.set_allowed(runtime(ctx), audience, True)
-        _show(status, json_)
-        if not status["secondary_auth_providers"]:
+        policy = twofa(ctx).set_allowed(audience, True)
+        _show(policy, json_)
+        if not policy.methods:
             note(f"Warning: no secondary auth provider exists yet, so {who} cannot enrol; "
                  "add one with `twofa secondary-auth add`.")
 
     @app.command("disable")
     def disable(ctx: typer.Context, json_: JsonOpt = False) -> None:
-        from twofa_cli.services import system
-
-        _show(system.set_allowed(runtime(ctx), audience, False), json_)
+        _show(twofa(ctx).set_allowed(audience, False), json_)
 
     @app.command("status")
     def status(ctx: typer.Context, json_: JsonOpt = False) -> None:
-        from twofa_cli.services import system
-
-        _show(system.policy_status(runtime(ctx), audience), json_)
+        _show(twofa(ctx).allowed(audience), json_)
 
     enable.__doc__ = f"Allow 2FA for {who} (Active)."
     disable.__doc__ = f"Stop challenging {who} (Inactive); their entries are kept."

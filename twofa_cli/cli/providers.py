@@ -13,8 +13,9 @@ from twofa_cli.cli.output import (
     confirm,
     emit,
     note,
+    plain,
     read_secret,
-    runtime,
+    twofa,
 )
 
 app = typer.Typer(help="Service providers that deliver codes: SMTP relay, Twilio, Cdyne.",
@@ -67,11 +68,8 @@ def _credential(value: str | None, from_stdin: bool, option: str, prompt: str, *
 
 def _add(ctx: typer.Context, channel: str, title: str, options: dict, as_json: bool,
          exist_ok: bool) -> None:
-    from twofa_cli.services import providers
-
-    provider = providers.add_provider(runtime(ctx), channel=channel, title=title, options=options,
-                                      exist_ok=exist_ok)
-    emit(provider, as_json=as_json, title="Provider added")
+    provider = twofa(ctx).add_provider(channel, title=title, options=options, exist_ok=exist_ok)
+    emit(plain(provider), as_json=as_json, title="Provider added")
 
 
 @configio_app.command("smtp")
@@ -141,26 +139,24 @@ def instructions(
     json_: JsonOpt = False,
 ) -> None:
     """The setup steps to follow at the vendor before adding a provider."""
-    from twofa_cli.services.providers import instructions as get_instructions
+    from twofa_cli.api import TwoFactor
 
-    data = get_instructions(channel.lower())
-    emit(data if json_ else data["instructions"], as_json=json_)
+    steps = TwoFactor.instructions(channel.lower())
+    emit(plain(steps) if json_ else steps.instructions, as_json=json_)
 
 
 @app.command("list")
 def list_(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """List service providers (credentials masked)."""
-    from twofa_cli.services import providers
-
-    emit(providers.list_providers(runtime(ctx)), as_json=json_, columns=COLUMNS, title="Providers")
+    emit(plain(twofa(ctx).providers()), as_json=json_, columns=COLUMNS, title="Providers")
 
 
 @app.command("show")
 def show(ctx: typer.Context, provider: ProviderArg, json_: JsonOpt = False) -> None:
     """Show one provider (credentials masked) and the secondary auth that uses it."""
-    from twofa_cli.services import providers
-
-    emit(providers.show_provider(runtime(ctx), provider), as_json=json_, title="Provider")
+    usage = twofa(ctx).provider_usage(provider)
+    emit({**plain(usage.provider), "secondary_auth": [m.title for m in usage.secondary_auth]},
+         as_json=json_, title="Provider")
 
 
 @app.command("update")
@@ -179,8 +175,6 @@ def update(
     json_: JsonOpt = False,
 ) -> None:
     """Change a provider's title or options; credentials are re-validated and re-encrypted."""
-    from twofa_cli.services import providers
-
     options = {
         "account_sid": account_sid,
         "auth_token": _credential(auth_token, auth_token_stdin, "--auth-token", "Auth Token",
@@ -191,30 +185,29 @@ def update(
                                    ask=False),
         "api_base_url": api_base_url,
     }
-    result = providers.update_provider(runtime(ctx), provider, title=title, options=options)
-    emit(result, as_json=json_, title="Provider updated")
+    updated = twofa(ctx).update_provider(provider, title=title, options=options)
+    emit(plain(updated), as_json=json_, title="Provider updated")
 
 
 @app.command("delete")
 @app.command("remove", hidden=True)
 def remove(ctx: typer.Context, provider: ProviderArg, yes: YesOpt = False, json_: JsonOpt = False) -> None:
     """Remove a provider; with --yes also the secondary auth (and its entries) that use it."""
-    from twofa_cli.services import providers
-
-    rt = runtime(ctx)
-    plan = providers.removal_plan(rt, provider)
-    if plan["secondary_auth"]:
-        titles = ", ".join(repr(s["title"]) for s in plan["secondary_auth"])
-        confirm(f"Provider {plan['provider']['title']!r} is used by secondary auth {titles}; "
+    api = twofa(ctx)
+    usage = api.provider_usage(provider)
+    if usage.secondary_auth:
+        titles = ", ".join(repr(s.title) for s in usage.secondary_auth)
+        confirm(f"Provider {usage.provider.title!r} is used by secondary auth {titles}; "
                 "remove them and their customers' entries too?", yes=yes, as_json=json_)
-    result = providers.remove_provider(rt, provider, cascade=bool(plan["secondary_auth"]))
+    result = api.remove_provider(provider, cascade=bool(usage.secondary_auth))
     if json_:
-        emit(result, as_json=True)
+        emit({"removed": plain(result.provider),
+              "secondary_auth_removed": plain(result.secondary_auth_removed)}, as_json=True)
         return
-    note(f"Removed provider {result['removed']['title']!r} (id {result['removed']['id']}).")
-    for method in result["secondary_auth_removed"]:
-        note(f"Removed secondary auth {method['title']!r} (id {method['id']}) "
-             f"and {method['entries_removed']} customer entries.")
+    note(f"Removed provider {result.provider.title!r} (id {result.provider.id}).")
+    for method in result.secondary_auth_removed:
+        note(f"Removed secondary auth {method.title!r} (id {method.id}) "
+             f"and {method.entries_removed} customer entries.")
 
 
 @app.command("test")
@@ -226,9 +219,7 @@ def test(
     json_: JsonOpt = False,
 ) -> None:
     """Send a test message through a provider and print the receipt."""
-    from twofa_cli.services import delivery
-
-    result = delivery.send_test(runtime(ctx), provider, to=to, live=live)
-    emit(result, as_json=json_, title="Test message")
-    if not json_ and result["mode"] == "simulate":
+    receipt = twofa(ctx).test_provider(provider, to=to, live=live)
+    emit(plain(receipt), as_json=json_, title="Test message")
+    if not json_ and receipt.mode == "simulate":
         note("Simulate mode: the message went to the outbox (`twofa outbox`); use --live to send it.")

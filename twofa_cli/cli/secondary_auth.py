@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from twofa_cli.cli.output import ExistOkOpt, JsonOpt, YesOpt, confirm, emit, note, runtime
+from twofa_cli.cli.output import ExistOkOpt, JsonOpt, YesOpt, confirm, emit, note, plain, twofa
+
+if TYPE_CHECKING:
+    from twofa_cli.api import Method
 
 app = typer.Typer(help="Secondary authentication providers (the methods customers enrol with).",
                   no_args_is_help=True)
 COLUMNS = [("id", "ID"), ("title", "Title"), ("provider", "Provider"), ("channel", "Channel"),
            ("provider_id", "Provider ID")]
 MethodArg = Annotated[str, typer.Argument(help="Secondary auth id or title.", metavar="S")]
+
+
+def _row(method: Method) -> dict:
+    return plain({"id": method.id, "provider_id": method.provider_id, "title": method.title,
+                  "provider": method.provider, "channel": method.channel,
+                  "created_at": method.created_at})
 
 
 @app.command("add")
@@ -29,29 +38,22 @@ def add(
     Example:
       twofa secondary-auth add --provider "SMS" --title "Text message"
     """
-    from twofa_cli.services import secondary_auth
-
-    method = secondary_auth.add_secondary_auth(runtime(ctx), provider=provider, title=title,
-                                               exist_ok=exist_ok)
-    emit(method, as_json=json_, title="Secondary auth added")
+    method = twofa(ctx).add_secondary_auth(provider=provider, title=title, exist_ok=exist_ok)
+    emit(_row(method), as_json=json_, title="Secondary auth added")
 
 
 @app.command("list")
 def list_(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """List the secondary auth providers."""
-    from twofa_cli.services import secondary_auth
-
-    emit(secondary_auth.list_secondary_auth(runtime(ctx)), as_json=json_, columns=COLUMNS,
-         title="Secondary auth providers")
+    emit([_row(method) for method in twofa(ctx).secondary_auths()], as_json=json_,
+         columns=COLUMNS, title="Secondary auth providers")
 
 
 @app.command("show")
 def show(ctx: typer.Context, method: MethodArg, json_: JsonOpt = False) -> None:
     """Show one method, its provider and how many customer entries use it."""
-    from twofa_cli.services import secondary_auth
-
-    emit(secondary_auth.show_secondary_auth(runtime(ctx), method), as_json=json_,
-         title="Secondary auth")
+    usage = twofa(ctx).secondary_auth(method)
+    emit({**_row(usage.method), "entries": usage.entries}, as_json=json_, title="Secondary auth")
 
 
 @app.command("delete")
@@ -63,16 +65,14 @@ def remove(
     json_: JsonOpt = False,
 ) -> None:
     """Remove a method; customers' entries that use it are deleted too (asks first)."""
-    from twofa_cli.services import secondary_auth
-
-    rt = runtime(ctx)
-    in_use = secondary_auth.entries_using(rt, method)
+    api = twofa(ctx)
+    in_use = api.secondary_auth(method).entries
     if in_use:
         confirm(f"{in_use} customer 2FA entries use this method and will be deleted.",
                 yes=yes, as_json=json_)
-    result = secondary_auth.remove_secondary_auth(rt, method)
+    removed = api.remove_secondary_auth(method)
     if json_:
-        emit(result, as_json=True)
+        emit(plain(removed), as_json=True)
     else:
-        note(f"Removed secondary auth {result['title']!r} (id {result['id']}) "
-             f"and {result['entries_removed']} customer entries.")
+        note(f"Removed secondary auth {removed.title!r} (id {removed.id}) "
+             f"and {removed.entries_removed} customer entries.")

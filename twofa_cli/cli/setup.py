@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from twofa_cli.cli.output import JsonOpt, emit, note
+from twofa_cli.cli.output import JsonOpt, emit, note, plain
 
 DatabaseUrlOpt = Annotated[
     str | None,
@@ -22,12 +22,15 @@ def init(ctx: typer.Context, database_url: DatabaseUrlOpt = None, json_: JsonOpt
     Example:
       twofa init --database-url postgresql+psycopg://twofa@db.example.com/twofa
     """
-    from twofa_cli.services.setup import initialise
+    from twofa_cli.api import TwoFactor
 
-    result = initialise(ctx.find_root().obj.home, database_url=database_url)
-    emit(result, as_json=json_, title="twofa home")
+    home = TwoFactor.initialise(ctx.find_root().obj.home, database_url=database_url)
+    shown = {"home": home.path, "config": home.config_file, "database": home.database,
+             "key": home.key, "schema_revision": home.schema_revision,
+             "upgraded_from": home.upgraded_from, "created": home.created}
+    emit(plain(shown), as_json=json_, title="twofa home")
     if not json_:
-        note("Ready." if result["created"] else "Already initialised; nothing to create.")
+        note("Ready." if home.created else "Already initialised; nothing to create.")
 
 
 db_app = typer.Typer(help="Database schema: status and upgrades.", no_args_is_help=True)
@@ -36,14 +39,17 @@ db_app = typer.Typer(help="Database schema: status and upgrades.", no_args_is_he
 @db_app.command("status")
 def status(ctx: typer.Context, database_url: DatabaseUrlOpt = None, json_: JsonOpt = False) -> None:
     """Show the schema revision of the database and the one this twofa needs."""
-    from twofa_cli.services.setup import db_status
+    from twofa_cli.api import TwoFactor
 
-    emit(db_status(ctx.find_root().obj.home, database_url=database_url), as_json=json_)
+    status = TwoFactor.schema_status(ctx.find_root().obj.home, database_url=database_url)
+    emit(plain(status), as_json=json_)
 
 
 @db_app.command("upgrade")
 def upgrade(ctx: typer.Context, database_url: DatabaseUrlOpt = None, json_: JsonOpt = False) -> None:
     """Migrate the schema to the newest revision, keeping every row."""
-    from twofa_cli.services.setup import db_upgrade
+    from twofa_cli.api import TwoFactor
 
-    emit(db_upgrade(ctx.find_root().obj.home, database_url=database_url), as_json=json_)
+    done = TwoFactor.upgrade_schema(ctx.find_root().obj.home, database_url=database_url)
+    emit({"database": done.database, "from": done.before, "to": done.after,
+          "changed": done.changed}, as_json=json_)
