@@ -341,6 +341,21 @@ class SchemaUpgrade:
     changed: bool
 
 
+@dataclass(frozen=True)
+class KeyRotation:
+    key_file: Path
+    keys: int  # in the key file now, the new one first
+    reencrypted: Mapping[str, int]  # stored values re-encrypted, by table.column
+    pending_codes_invalidated: int
+
+
+@dataclass(frozen=True)
+class KeyPrune:
+    key_file: Path
+    removed: int
+    keys: int
+
+
 # -- the API ----------------------------------------------------------------------------
 
 
@@ -689,6 +704,32 @@ class TwoFactor:
                           created_at=_when(m["created_at"]))
             for m in list_outbox(self._rt, to=to, limit=limit)
         ]
+
+    def rotate_key(self) -> KeyRotation:
+        """Put a new secret key first in the key file and re-encrypt every stored secret
+        under it, in one transaction (a failure changes neither the store nor the file).
+        Pending codes stop working. Restart other processes on this home, then prune.
+
+        Raises Rejected (the key is in TWOFA_SECRET_KEY: the message says how to rotate it).
+        """
+        from twofa_cli.services.keys import rotate
+
+        data = rotate(self._rt)
+        return KeyRotation(key_file=Path(data["key_file"]), keys=int(data["keys"]),
+                           reencrypted=dict(data["reencrypted"]),
+                           pending_codes_invalidated=int(data["pending_codes_invalidated"]))
+
+    def prune_keys(self) -> KeyPrune:
+        """Remove every key but the first from the key file.
+
+        Raises Rejected (a stored value still needs an old key: the message names it;
+        or the key is in TWOFA_SECRET_KEY).
+        """
+        from twofa_cli.services.keys import prune
+
+        data = prune(self._rt)
+        return KeyPrune(key_file=Path(data["key_file"]), removed=int(data["removed"]),
+                        keys=int(data["keys"]))
 
     def audit(self, *, account: AccountRef | None = None, limit: int = 50) -> list[AuditEvent]:
         """The audit trail, newest first: admin changes and customer events.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from twofa_cli.cli.output import JsonOpt, emit, note, runtime
+from twofa_cli.cli.output import JsonOpt, emit, note, plain, twofa
 
 app = typer.Typer(help="The secret key: rotate it, then prune the old keys (never asks).",
                   no_args_is_help=True)
@@ -18,9 +18,7 @@ def rotate(ctx: typer.Context, json_: JsonOpt = False) -> None:
     Codes pending at that moment stop working (the customers log in or enrol again).
     Then restart running twofa processes and run `twofa key prune`.
     """
-    from twofa_cli.services.keys import rotate as rotate_key
-
-    result = rotate_key(runtime(ctx))
+    result = plain(twofa(ctx).rotate_key())
     emit(result, as_json=json_, title="Key rotated")
     if not json_:
         codes = result["pending_codes_invalidated"]
@@ -33,9 +31,7 @@ def rotate(ctx: typer.Context, json_: JsonOpt = False) -> None:
 @app.command("prune")
 def prune(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """Remove the old keys from the key file; refuses while a stored value needs one."""
-    from twofa_cli.services.keys import prune as prune_keys
-
-    result = prune_keys(runtime(ctx))
+    result = plain(twofa(ctx).prune_keys())
     emit(result, as_json=json_, title="Keys pruned")
     if not json_:
         removed = result["removed"]
