@@ -30,19 +30,20 @@ Event = Literal["entry_added", "entry_deleted", "device_trusted", "recovery_code
                 "recovery_codes_replaced"]
 Outcome = Literal["sent", "simulated", "skipped", "failed"]
 
-# Subject and the sentence that says what happened ({method}: the masked destination).
+# Subject and what happened ({method}: the masked destination; {when}: the time, UTC).
 _WORDING: dict[str, tuple[str, str]] = {
     "entry_added": ("Two-factor method added",
-                    "A two-factor method ({method}) was added to your account"),
+                    "A two-factor method ({method}) was added to your account on {when}."),
     "entry_deleted": ("Two-factor method removed",
-                      "A two-factor method ({method}) was removed from your account"),
+                      "A two-factor method ({method}) was removed from your account on {when}."),
     "device_trusted": ("New trusted device",
-                       "A device was trusted for your account: it will not be asked for a code"),
+                       "A device was trusted for your account on {when}; it will not be asked "
+                       "for a code."),
     "recovery_code_used": ("Recovery code used",
-                           "A recovery code was used to sign in to your account"),
+                           "A recovery code was used to sign in to your account on {when}."),
     "recovery_codes_replaced": ("Recovery codes replaced",
-                                "New recovery codes were made for your account; the old ones "
-                                "no longer work"),
+                                "New recovery codes were made for your account on {when}; the "
+                                "old ones no longer work."),
 }
 EVENTS = tuple(_WORDING)
 
@@ -106,7 +107,7 @@ def notice(rt: Runtime, event: str, *, to: str, company: str,
     return Message(
         to=to,
         subject=f"{company}: {subject}" if company else subject,
-        text=(f"{sentence.format(method=method)} on {when}. "
+        text=(f"{sentence.format(method=method, when=when)} "
               f"If this was not you, contact {who} at once."),
     )
 
