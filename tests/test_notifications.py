@@ -231,3 +231,18 @@ def test_the_account_deleted_meanwhile_is_skipped_quietly(rt, notified):
     accounts.delete_account(rt, ALICE)
     assert notify(rt, account_id, "entry_deleted") == "skipped"
     assert notices(rt) == []
+
+
+def test_a_store_error_in_the_notice_does_not_fail_the_verification(rt, notified, monkeypatch):
+    """The device is trusted and committed: its token must still reach the customer."""
+    from sqlalchemy.exc import OperationalError
+
+    from twofa_cli.services import notifications
+
+    def busy(*args, **kwargs):
+        raise OperationalError("SELECT", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(notifications._RECIPIENT, "first", busy)
+    _, result = enrol_phone(rt, trust_device=True, device="laptop")
+    assert result.status == "verified" and result.device_token
+    assert [d["state"] for d in devices.list_devices(rt, ALICE)] == ["active"]

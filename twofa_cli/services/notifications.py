@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Literal
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from twofa_cli.channels import Message
 from twofa_cli.errors import TwofaError
@@ -66,10 +67,19 @@ def notify(rt: Runtime, account_id: int, event: Event, *,
     """Tell the account's email that ``event`` happened; call it after the change committed.
 
     ``destination`` (an entry's phone or email) is shown masked. Never raises for a
-    delivery failure: it is audited and reported as ``"failed"``.
+    failure: a delivery failure is audited, and either is reported as ``"failed"``.
     """
     if event not in _WORDING:
         raise ValueError(f"unknown notification event {event!r}")
+    try:
+        return _notify(rt, account_id, event, destination)
+    except SQLAlchemyError:
+        # The change committed already: a store that cannot take the notice now (busy,
+        # gone) must not turn the customer's success, and a token just issued, into an error.
+        return "failed"
+
+
+def _notify(rt: Runtime, account_id: int, event: str, destination: str | None) -> Outcome:
     with rt.connection() as connection:
         row = _RECIPIENT.first(connection, {"account_id": account_id})
         if row is None:  # the account is gone: nobody to tell
