@@ -246,3 +246,11 @@ def test_a_store_error_in_the_notice_does_not_fail_the_verification(rt, notified
     _, result = enrol_phone(rt, trust_device=True, device="laptop")
     assert result.status == "verified" and result.device_token
     assert [d["state"] for d in devices.list_devices(rt, ALICE)] == ["active"]
+
+
+def test_removing_a_method_tells_each_customer_who_lost_an_entry(rt, notified):
+    enrol_phone(rt)
+    secondary_auth.remove_secondary_auth(rt, "Text message")
+    message = notices(rt)[0]
+    assert message["to"] == ALICE and message["subject"] == "Acme Events: Two-factor method removed"
+    assert_harmless(message, PHONE)
