@@ -50,7 +50,7 @@ def _account_read(where):
         select(_account.c.id, _account.c.is_admin, _account.c.locked_until,
                _account.c.failed_verifications, _account.c.lockouts,
                system.setting_value(case((_account.c.is_admin, system.allowed_key("admin")),
-                                   else_=system.allowed_key("customer"))).label("allowed"),
+                                         else_=system.allowed_key("customer"))).label("allowed"),
                system.setting_value(system.COMPANY_NAME).label("company"),
                _challenge.c.id.label("challenge_id"), _challenge.c.purpose,
                _challenge.c.secondary_auth_id, _challenge.c.destination, _challenge.c.entry_id,
