@@ -196,4 +196,5 @@ def sms_setup(rt):
 def last_code(rt) -> str:
     from twofa_cli.services.delivery import list_outbox
 
-    return list_outbox(rt, limit=1)[0]["code"]
+    # The newest message with a code: the customer's notices (rule 27) carry none.
+    return next(m["code"] for m in list_outbox(rt, limit=50) if m["code"] is not None)

@@ -21,6 +21,8 @@ from twofa_cli.services.enrollment import enroll
 METHOD = "Text message"
 # Enrol + verify sent 22 statements through the ORM (24 with the two BEGINs).
 MAX_STATEMENTS_PER_CYCLE = 14
+# A notice: the account's email, company and provider in one read, the outbox, the audit row.
+MAX_STATEMENTS_PER_NOTICE = 3
 TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK")
 
 
@@ -55,7 +57,29 @@ def work(statements: list[str]) -> list[str]:
     return [s for s in statements if not s.lstrip().upper().startswith(TRANSACTION_CONTROL)]
 
 
-def test_one_enrol_verify_cycle_sends_at_most_14_statements(rt, sms_setup, sent_sql):
+@pytest.fixture
+def notice_sql(sent_sql, monkeypatch) -> list[str]:
+    """The statements of the customer's notices, taken out of ``sent_sql``.
+
+    A notice (rule 27) is sent in a transaction of its own once the change committed,
+    so that its failure never undoes it; it is counted apart from the cycle's.
+    """
+    seen: list[str] = []
+    notify = challenges.notifications.notify
+
+    def counted(*args, **kwargs):
+        before = len(sent_sql)
+        try:
+            return notify(*args, **kwargs)
+        finally:
+            seen.extend(sent_sql[before:])
+            del sent_sql[before:]
+
+    monkeypatch.setattr(challenges.notifications, "notify", counted)
+    return seen
+
+
+def test_one_enrol_verify_cycle_sends_at_most_14_statements(rt, sms_setup, sent_sql, notice_sql):
     enroll(rt, ALICE, method=METHOD, phone=PHONE)
     sending = len(work(sent_sql))
     code = last_code(rt)
@@ -64,6 +88,10 @@ def test_one_enrol_verify_cycle_sends_at_most_14_statements(rt, sms_setup, sent_
     assert result.status == "verified"
     cycle = sending + len(work(sent_sql))
     assert cycle <= MAX_STATEMENTS_PER_CYCLE, sent_sql
+    # The "entry added" notice: its read and its audit row (no SMTP provider: skipped).
+    assert len(work(notice_sql)) <= MAX_STATEMENTS_PER_NOTICE, notice_sql
+    if rt.engine.dialect.name == "sqlite":  # after the verification's COMMIT, a BEGIN of its own
+        assert sent_sql[-1] == "COMMIT" and notice_sql[0].startswith("BEGIN"), notice_sql
     # Nothing to forgive, nothing pending to supersede: no UPDATE that changes nothing.
     assert not [s for s in sent_sql if s.lstrip().upper().startswith("UPDATE ACCOUNT")]
 

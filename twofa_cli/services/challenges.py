@@ -27,18 +27,14 @@ from twofa_cli.channels import Message
 from twofa_cli.errors import BadInput, Conflict, DeliveryFailed, Rejected, Throttled, TwofaError
 from twofa_cli.runtime import Runtime
 from twofa_cli.security import codes_match, generate_code, mask_destination
-from twofa_cli.services import audit, delivery, devices, system
+from twofa_cli.services import audit, delivery, devices, notifications, system
 from twofa_cli.services.common import find_row, iso
 from twofa_cli.store.core import Prepared, Row, lock, upsert_entry
-from twofa_cli.store.models import Account, Challenge, Entry, Provider, SecondaryAuth, Setting
+from twofa_cli.store.models import Account, Challenge, Entry, Provider, SecondaryAuth
 
 # The statements below are built once and prepared per dialect (the hot path: store/core.py).
 _account, _challenge, _entry = Account.__table__, Challenge.__table__, Entry.__table__
-_method, _provider, _setting = SecondaryAuth.__table__, Provider.__table__, Setting.__table__
-
-
-def _setting_value(key):
-    return select(_setting.c.value).where(_setting.c.key == key).scalar_subquery()
+_method, _provider = SecondaryAuth.__table__, Provider.__table__
 
 
 # An account with what every step of the flow reads about it: its audience's Active
@@ -53,9 +49,9 @@ def _account_read(where):
     return (
         select(_account.c.id, _account.c.is_admin, _account.c.locked_until,
                _account.c.failed_verifications, _account.c.lockouts,
-               _setting_value(case((_account.c.is_admin, system.allowed_key("admin")),
-                                   else_=system.allowed_key("customer"))).label("allowed"),
-               _setting_value(system.COMPANY_NAME).label("company"),
+               system.setting_value(case((_account.c.is_admin, system.allowed_key("admin")),
+                                         else_=system.allowed_key("customer"))).label("allowed"),
+               system.setting_value(system.COMPANY_NAME).label("company"),
                _challenge.c.id.label("challenge_id"), _challenge.c.purpose,
                _challenge.c.secondary_auth_id, _challenge.c.destination, _challenge.c.entry_id,
                _challenge.c.code_hmac, _challenge.c.attempts, _challenge.c.sends,
@@ -353,7 +349,16 @@ def verify(
                 keep_token(row.id, result.device_token)  # every statement has run: none can fail after
     if failure is not None:
         raise failure
+    _tell_customer(rt, row, result)
     return result
+
+
+def _tell_customer(rt: Runtime, account: Row, result: Verified) -> None:
+    """The notices of a committed verification (rule 27): a new entry, a trusted device."""
+    if result.status == "verified":
+        notifications.notify(rt, account.id, "entry_added", destination=account.destination)
+    if result.trusted_device:
+        notifications.notify(rt, account.id, "device_trusted")
 
 
 def _claim(connection: Connection, rt: Runtime, challenge_id: int, given: str) -> bool:

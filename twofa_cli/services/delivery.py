@@ -150,18 +150,24 @@ def deliver(
     if live:
         receipt = open_channel(rt, provider).send(message)
     else:
-        outbox_id = _INSERT_OUTBOX.one(connection, {
-            "to": message.to, "channel": channel_class(provider.channel).medium,
-            "subject": message.subject, "body": message.text, "code": code, "created_at": now,
-        }).id
-        receipt = Receipt(channel="outbox", to=message.to, message_id=f"outbox-{outbox_id}",
-                          status="simulated")
+        receipt = simulate(connection, rt, provider, message, code=code)
     _INSERT_DELIVERY.run(connection, {
         "provider_id": provider.id, "destination": message.to,
         "budget": budget or budget_for(message.to),
         "provider_message_id": receipt.message_id[:200], "sent_at": now,
     })
     return receipt
+
+
+def simulate(connection: Connection, rt: Runtime, provider, message: Message, *,
+             code: str | None = None) -> Receipt:
+    """Put ``message`` in the outbox instead of sending it (simulate mode)."""
+    outbox_id = _INSERT_OUTBOX.one(connection, {
+        "to": message.to, "channel": channel_class(provider.channel).medium,
+        "subject": message.subject, "body": message.text, "code": code, "created_at": rt.now(),
+    }).id
+    return Receipt(channel="outbox", to=message.to, message_id=f"outbox-{outbox_id}",
+                   status="simulated")
 
 
 def send_test(rt: Runtime, ident: str, *, to: str, live: bool = False) -> dict:

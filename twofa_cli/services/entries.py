@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 from twofa_cli.errors import NotFound
 from twofa_cli.runtime import Runtime
 from twofa_cli.security import mask_destination
-from twofa_cli.services import audit, devices
+from twofa_cli.services import audit, devices, notifications
 from twofa_cli.services.challenges import find_account
 from twofa_cli.services.common import find, iso
 from twofa_cli.store.core import Prepared
@@ -58,7 +58,8 @@ def remove_entry(rt: Runtime, account: str, entry: str) -> dict:
         found = matches[0]
         data = entry_public(found, found.title)
         data["trusted_devices_revoked"] = delete_entry(connection, rt, found)
-        return data
+    notifications.notify(rt, found.account_id, "entry_deleted", destination=found.destination)
+    return data
 
 
 def delete_entry(connection: Connection, rt: Runtime, entry) -> int:

@@ -7,7 +7,7 @@ from sqlmodel import Session, col, select
 
 from twofa_cli import validate
 from twofa_cli.runtime import Runtime
-from twofa_cli.services import audit
+from twofa_cli.services import audit, notifications
 from twofa_cli.services.common import ensure_title_free, find, flush_titled, iso
 from twofa_cli.services.entries import delete_entry
 from twofa_cli.store.models import Challenge, Entry, Provider, SecondaryAuth
@@ -57,7 +57,12 @@ def entries_using(rt: Runtime, ident: str) -> int:
 def remove_secondary_auth(rt: Runtime, ident: str) -> dict:
     with rt.transaction() as session:
         method = find(session, SecondaryAuth, ident, by="title", what="secondary auth provider")
-        return delete_secondary_auth(session, rt, method)
+        lost = session.exec(select(Entry.account_id, Entry.destination)
+                            .where(Entry.secondary_auth_id == method.id)).all()
+        result = delete_secondary_auth(session, rt, method)
+    for account_id, destination in lost:  # once committed (rule 27)
+        notifications.notify(rt, account_id, "entry_deleted", destination=destination)
+    return result
 
 
 def delete_secondary_auth(session: Session, rt: Runtime, method: SecondaryAuth) -> dict:

@@ -21,6 +21,11 @@ COMPANY_NAME = "company_name"
 _GET = select(Setting.value).where(Setting.key == bindparam("key"))
 
 
+def setting_value(key: str):
+    """A setting's value as a scalar subquery, to read it within another statement."""
+    return select(Setting.__table__.c.value).where(Setting.__table__.c.key == key).scalar_subquery()
+
+
 def _get(session: Session, key: str) -> str | None:
     return session.exec(_GET, params={"key": key}).first()
 

@@ -1,0 +1,128 @@
+"""Telling the customer by email that their two-factor set-up changed (SECURITY.md rule 27).
+
+A notice goes to the account's email through the platform's SMTP ("Configio") provider,
+or to the outbox in simulate mode. It names the event, the time and the company, never a
+code, secret, token or full destination.
+
+Call ``notify`` once the change has committed: a notice that cannot be delivered is
+audited (``notification.failed``) and never undoes the change, and in live mode the relay
+is talked to outside any transaction, so a slow relay holds no lock. Notices are not
+counted against the send caps: they follow events a right code (or an authenticated
+customer) already paid for, so they cannot be used to spend the budget codes need.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from twofa_cli.channels import Message
+from twofa_cli.errors import TwofaError
+from twofa_cli.runtime import Runtime
+from twofa_cli.security import mask_destination
+from twofa_cli.services import audit, delivery, system
+from twofa_cli.services.providers import open_channel
+from twofa_cli.store.core import Prepared
+from twofa_cli.store.models import Account, Provider
+
+Event = Literal["entry_added", "entry_deleted", "device_trusted", "recovery_code_used",
+                "recovery_codes_replaced"]
+Outcome = Literal["sent", "simulated", "skipped", "failed"]
+
+# Subject and what happened ({method}: the masked destination; {when}: the time, UTC).
+_WORDING: dict[str, tuple[str, str]] = {
+    "entry_added": ("Two-factor method added",
+                    "A two-factor method ({method}) was added to your account on {when}."),
+    "entry_deleted": ("Two-factor method removed",
+                      "A two-factor method ({method}) was removed from your account on {when}."),
+    "device_trusted": ("New trusted device",
+                       "A device was trusted for your account on {when}; it will not be asked "
+                       "for a code."),
+    "recovery_code_used": ("Recovery code used",
+                           "A recovery code was used to sign in to your account on {when}."),
+    "recovery_codes_replaced": ("Recovery codes replaced",
+                                "New recovery codes were made for your account on {when}; the "
+                                "old ones no longer work."),
+}
+EVENTS = tuple(_WORDING)
+
+_account, _provider = Account.__table__, Provider.__table__
+# The oldest SMTP provider is the platform's email provider.
+_SMTP_ID = (select(_provider.c.id).where(_provider.c.channel == "smtp")
+            .order_by(_provider.c.id).limit(1).scalar_subquery())
+# The account's email, the company name and the provider to send with, in one read.
+_RECIPIENT = Prepared(
+    select(_account.c.email, system.setting_value(system.COMPANY_NAME).label("company"),
+           _provider.c.id, _provider.c.channel, _provider.c.title, _provider.c.options,
+           _provider.c.secrets)
+    .select_from(_account.outerjoin(_provider, _provider.c.id == _SMTP_ID))
+    .where(_account.c.id == bindparam("account_id"))
+)
+
+
+def notify(rt: Runtime, account_id: int, event: Event, *,
+           destination: str | None = None) -> Outcome:
+    """Tell the account's email that ``event`` happened; call it after the change committed.
+
+    ``destination`` (an entry's phone or email) is shown masked. Never raises for a
+    failure: a delivery failure is audited, and either is reported as ``"failed"``.
+    """
+    if event not in _WORDING:
+        raise ValueError(f"unknown notification event {event!r}")
+    try:
+        return _notify(rt, account_id, event, destination)
+    except SQLAlchemyError:
+        # The change committed already: a store that cannot take the notice now (busy,
+        # gone) must not turn the customer's success, and a token just issued, into an error.
+        return "failed"
+
+
+def _notify(rt: Runtime, account_id: int, event: str, destination: str | None) -> Outcome:
+    with rt.connection() as connection:
+        row = _RECIPIENT.first(connection, {"account_id": account_id})
+        if row is None:  # the account is gone: nobody to tell
+            return "skipped"
+        if row.id is None:
+            audit.record(connection, rt, "notification.skipped", account_id=account_id,
+                         outcome="skipped", detail=f"{event}: no SMTP provider")
+            return "skipped"
+        message = notice(rt, event, to=row.email, company=row.company or "",
+                         destination=destination)
+        if rt.settings.delivery.mode != "live":
+            delivery.simulate(connection, rt, row, message)
+            _audit_sent(connection, rt, account_id, event, row.email, "simulated")
+            return "simulated"
+    try:  # outside any transaction: the relay may take its time, the store is not held
+        receipt = open_channel(rt, row).send(message)
+    except TwofaError as exc:
+        with rt.connection() as connection:
+            audit.record(connection, rt, "notification.failed", account_id=account_id,
+                         target=mask_destination(row.email), outcome="failed",
+                         detail=f"{event}: {exc.message}")
+        return "failed"
+    with rt.connection() as connection:
+        _audit_sent(connection, rt, account_id, event, row.email, receipt.status)
+    return "sent"
+
+
+def notice(rt: Runtime, event: str, *, to: str, company: str,
+           destination: str | None = None) -> Message:
+    """The notice's text: what happened, when, and for which company; nothing secret."""
+    subject, sentence = _WORDING[event]
+    method = mask_destination(destination) if destination else "a phone or email"
+    when = rt.now().strftime("%Y-%m-%d %H:%M UTC")
+    who = company or "us"
+    return Message(
+        to=to,
+        subject=f"{company}: {subject}" if company else subject,
+        text=(f"{sentence.format(method=method, when=when)} "
+              f"If this was not you, contact {who} at once."),
+    )
+
+
+def _audit_sent(connection, rt: Runtime, account_id: int, event: str, to: str,
+                outcome: str) -> None:
+    audit.record(connection, rt, "notification.sent", account_id=account_id,
+                 target=mask_destination(to), outcome=outcome, detail=event)
