@@ -64,6 +64,7 @@ def test_one_enrol_verify_cycle_sends_at_most_14_statements(rt, sms_setup, sent_
     assert result.status == "verified"
     cycle = sending + len(work(sent_sql))
     assert cycle <= MAX_STATEMENTS_PER_CYCLE, sent_sql
+    assert len(result.recovery_codes) == 10  # the first entry's, in the same cycle
     # Nothing to forgive, nothing pending to supersede: no UPDATE that changes nothing.
     assert not [s for s in sent_sql if s.lstrip().upper().startswith("UPDATE ACCOUNT")]
 

@@ -82,9 +82,6 @@ class Account(SQLModel, table=True):
     locked_until: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     # Locks since the last success: each lasts twice as long as the one before.
     lockouts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-    # Fernet token of the random key of the account's recovery-code HMACs ("" = no codes).
-    # Kept apart from the secret key so the hashes outlive `key rotate` and `key prune`.
-    recovery_key: str = Field(default="", sa_column_kwargs={"server_default": ""})
     created_at: datetime = Field(sa_column=_utc_column(nullable=False))
 
 
@@ -134,13 +131,16 @@ class Challenge(SQLModel, table=True):
 
 
 class RecoveryCode(SQLModel, table=True):
-    """One of an account's recovery codes: only its HMAC under the account's recovery key."""
+    """One of an account's recovery codes: only its HMAC, keyed by a random key of its set."""
 
     __tablename__ = "recovery_code"
     __table_args__ = (UniqueConstraint("account_id", "code_hmac"),)
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="account.id", index=True)
     code_hmac: str = Field(max_length=64)
+    # Fernet token of the set's HMAC key (the same in each row of a set): not the secret
+    # key, so the hashes outlive `key rotate` and `key prune` (services/recovery.py).
+    recovery_key: str
     used_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     created_at: datetime = Field(sa_column=_utc_column(nullable=False))
 

@@ -5,8 +5,8 @@
 * ``entry.secret`` / ``entry.last_step``: a TOTP entry's Fernet-encrypted secret and the
   last time step accepted; ``entry.preferred``: the entry a login uses.
 * ``challenge.secret``: the secret of a TOTP enrolment until ``verify`` proves it.
-* ``account.recovery_key`` and the ``recovery_code`` table: recovery codes, kept as an
-  HMAC under a random per-account key that is itself stored Fernet-encrypted.
+* the ``recovery_code`` table: recovery codes, kept as an HMAC under a random key of
+  their set, itself stored Fernet-encrypted in each row.
 
 Revision ID: 0006
 Revises: 0005
@@ -37,13 +37,12 @@ def upgrade() -> None:
                                      server_default="0"))
     op.add_column("challenge", sa.Column("secret", sa.String(), nullable=False,
                                          server_default=""))
-    op.add_column("account", sa.Column("recovery_key", sa.String(), nullable=False,
-                                       server_default=""))
     op.create_table(
         "recovery_code",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("account_id", sa.Integer(), sa.ForeignKey("account.id"), nullable=False),
         sa.Column("code_hmac", sa.String(length=64), nullable=False),
+        sa.Column("recovery_key", sa.String(), nullable=False),
         sa.Column("used_at", UTCDateTime(), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.UniqueConstraint("account_id", "code_hmac"),
@@ -54,8 +53,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_recovery_code_account_id", table_name="recovery_code")
     op.drop_table("recovery_code")
-    with op.batch_alter_table("account") as batch_op:
-        batch_op.drop_column("recovery_key")
     with op.batch_alter_table("challenge") as batch_op:
         batch_op.drop_column("secret")
     with op.batch_alter_table("entry") as batch_op:
