@@ -181,3 +181,50 @@ def test_login_uses_the_preferred_entry_or_the_method_asked_for(rt, clock, app_s
     assert challenges.verify(rt, ALICE, code_at(secret, clock.now)).status == "authenticated"
     with pytest.raises(NotFound):
         login.login(rt, ALICE, PASSWORD, method="Carrier pigeon")
+
+
+# -- the commands -----------------------------------------------------------------------------
+
+
+def test_cli_enrols_an_app_with_a_qr_code_and_logs_in_with_its_codes(cli, home, tmp_path):
+    assert cli("config", "set", "company-name", "Acme Events").exit_code == 0
+    added = cli("secondary-auth", "add", "--kind", "totp", "--title", APP, "--json")
+    assert added.exit_code == 0, added.stderr
+    assert added.json["kind"] == "totp" and added.json["provider_id"] is None
+    assert cli("customer", "enable").exit_code == 0
+    assert cli("account", "add", ALICE, "--password-stdin", input=PASSWORD + "\n").exit_code == 0
+    png = tmp_path / "alice.png"
+    issued = cli("enroll", ALICE, "--method", APP, "--qr-png", str(png), "--json")
+    assert issued.exit_code == 0, issued.stderr
+    data = issued.json
+    assert set(data) == {"status", "challenge_id", "otpauth_uri", "secret"}
+    assert data["status"] == "secret_issued" and data["otpauth_uri"].startswith("otpauth://totp/")
+    assert png.read_bytes().startswith(b"\x89PNG") and png.stat().st_mode & 0o077 == 0
+    totp = pyotp.TOTP(data["secret"])
+    verified = cli("verify", ALICE, totp.now(), "--json")
+    assert verified.exit_code == 0, verified.stderr
+    assert verified.json["status"] == "verified" and len(verified.json["recovery_codes"]) == 10
+    entry = cli("entry", "list", ALICE, "--json").json[0]
+    assert entry["method"] == APP and entry["destination"] == "authenticator app"
+    # A human enrolment draws the QR code in the terminal.
+    assert cli("entry", "delete", ALICE, str(entry["id"]), "--yes").exit_code == 0
+    shown = cli("enroll", ALICE, "--method", APP)
+    assert shown.exit_code == 0, shown.stderr
+    assert "otpauth://totp/" in shown.stdout and "█" in shown.stdout
+
+
+def test_cli_login_says_code_required_and_refuses_a_replay(cli, home, rt, clock, app_setup):
+    secret = enrolled_app(rt, clock)
+    # The CLI runs on the real clock: codes come from pyotp's own clock here.
+    started = cli("login", ALICE, "--password-stdin", "--json", input=PASSWORD + "\n")
+    assert started.exit_code == 0, started.stderr
+    assert started.json == {"status": "code_required", "challenge_id": started.json["challenge_id"],
+                            "method": APP}
+    code = pyotp.TOTP(secret).now()
+    assert cli("verify", ALICE, code, "--json").json["status"] == "authenticated"
+    again = cli("login", ALICE, "--password-stdin", "--json", "--method", APP,
+                input=PASSWORD + "\n")
+    assert again.exit_code == 0, again.stderr
+    replay = cli("verify", ALICE, code, "--json")
+    assert replay.exit_code == 1 and replay.json["error"]["code"] == "rejected"
+    assert "already been used" in replay.json["error"]["message"]
