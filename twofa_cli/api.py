@@ -154,6 +154,12 @@ class SecretIssued:
 
         return qr_png(self.otpauth_uri)
 
+    def qr_svg(self) -> str:
+        """The URI as a QR code, an inline SVG element (for a page: no image request)."""
+        from twofa_cli.services.totp import qr_svg
+
+        return qr_svg(self.otpauth_uri)
+
 
 @dataclass(frozen=True)
 class CodeRequired:

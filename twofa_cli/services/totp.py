@@ -69,6 +69,14 @@ def qr_text(uri: str) -> str:
     return out.getvalue()
 
 
+def qr_svg(uri: str) -> str:
+    import qrcode
+    from qrcode.image.svg import SvgPathImage
+
+    return qrcode.make(uri, image_factory=SvgPathImage, box_size=8).to_string(
+        encoding="unicode")
+
+
 def qr_png(uri: str) -> bytes:
     import io
 
