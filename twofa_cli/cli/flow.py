@@ -42,7 +42,7 @@ def enroll(
     shows an authenticator app's QR code.
 
     \b
-    Examples:
+    Example:
       twofa enroll alice@example.com --method "Text message" --phone +14155550199
       twofa enroll alice@example.com --method "Authenticator app" --qr-png alice.png
     """
@@ -92,7 +92,7 @@ def verify(
     """Enter the code: completes the pending enrollment or login.
 
     \b
-    Examples:
+    Example:
       twofa verify alice@example.com 123456 --trust-device --device laptop
       twofa verify alice@example.com --recovery-code 7hq2m-x9kfa
     """

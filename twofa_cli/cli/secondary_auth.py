@@ -13,8 +13,9 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Secondary authentication providers (the methods customers enrol with).",
                   no_args_is_help=True)
-COLUMNS = [("id", "ID"), ("title", "Title"), ("kind", "Kind"), ("provider", "Provider"),
-           ("channel", "Channel"), ("provider_id", "Provider ID")]
+# "kind" last: scripts that cut the columns before it keep working.
+COLUMNS = [("id", "ID"), ("title", "Title"), ("provider", "Provider"), ("channel", "Channel"),
+           ("provider_id", "Provider ID"), ("kind", "Kind")]
 MethodArg = Annotated[str, typer.Argument(help="Secondary auth id or title.", metavar="S")]
 
 
@@ -39,7 +40,7 @@ def add(
     """Offer a provider to customers as a 2FA method, or an authenticator app.
 
     \b
-    Examples:
+    Example:
       twofa secondary-auth add --provider "SMS" --title "Text message"
       twofa secondary-auth add --kind totp --title "Authenticator app"
     """
