@@ -3,13 +3,11 @@ concurrency on both stores, counted towards the lockout when wrong."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlmodel import select
 
 from tests.conftest import last_code
-from tests.test_customer_security import ALICE, PASSWORD, PHONE
+from tests.test_customer_security import ALICE, PASSWORD, PHONE, race_twice
 from twofa_cli.errors import BadInput, Rejected, Throttled
 from twofa_cli.runtime import open_runtime
 from twofa_cli.services import challenges, entries, login, recovery
@@ -81,24 +79,8 @@ def test_two_concurrent_uses_of_one_code_succeed_once(home, clock, sms_setup):
     codes = enrolled(rt)
     login.login(rt, ALICE, PASSWORD)
     rt.engine.dispose()
-    barrier = threading.Barrier(2)
-    outcomes = []
-
-    def attempt():
-        mine = open_runtime(home, clock=clock)
-        barrier.wait()
-        try:
-            outcomes.append(challenges.verify(mine, ALICE, "", recovery_code=codes[3]).status)
-        except (Rejected, Throttled) as exc:
-            outcomes.append(type(exc).__name__)
-        finally:
-            mine.engine.dispose()
-
-    threads = [threading.Thread(target=attempt) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = race_twice(home, clock, lambda mine: challenges.verify(
+        mine, ALICE, "", recovery_code=codes[3]).status)
     assert outcomes.count("authenticated") == 1 and len(outcomes) == 2
     rt = open_runtime(home, clock=clock)
     assert recovery.status(rt, ALICE) == {"remaining": 9}
