@@ -259,6 +259,13 @@ NEEDS_A_HOME = [
     ("account", "delete", "alice@example.com", "--yes"),
     ("key", "rotate"),
     ("key", "prune"),
+    ("secondary-auth", "add", "--kind", "totp", "--title", "Authenticator app"),
+    ("enroll", "alice@example.com", "--method", "Authenticator app", "--qr-png", "qr.png"),
+    ("entry", "prefer", "alice@example.com", "1"),
+    ("login", "alice@example.com", "--password-stdin", "--method", "Text message"),
+    ("recovery-codes", "generate", "alice@example.com", "--yes"),
+    ("recovery-codes", "status", "alice@example.com"),
+    ("verify", "alice@example.com", "--recovery-code", "abcde-fghij"),
 ]
 
 

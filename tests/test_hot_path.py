@@ -88,6 +88,7 @@ def test_one_enrol_verify_cycle_sends_at_most_14_statements(rt, sms_setup, sent_
     assert result.status == "verified"
     cycle = sending + len(work(sent_sql))
     assert cycle <= MAX_STATEMENTS_PER_CYCLE, sent_sql
+    assert len(result.recovery_codes) == 10  # the first entry's, in the same cycle
     # The "entry added" notice: its read and its audit row (no SMTP provider: skipped).
     assert len(work(notice_sql)) <= MAX_STATEMENTS_PER_NOTICE, notice_sql
     if rt.engine.dialect.name == "sqlite":  # after the verification's COMMIT, a BEGIN of its own

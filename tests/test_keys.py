@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pyotp
 import pytest
 from fakes import (  # noqa: F401 (fixtures)
     CDYNE_KEY,
@@ -46,6 +47,8 @@ from twofa_cli.store.models import Provider
 ALICE = "alice@example.com"
 PASSWORD = "correct horse battery"
 PHONE = "+14155550199"
+BOB, CAROL = "bob@example.com", "carol@example.com"
+APP = "Authenticator app"
 
 
 def key_lines(home: Path) -> list[str]:
@@ -114,7 +117,8 @@ def add_twilio(rt, base_url: str, title: str = "Twilio") -> None:
 @pytest.fixture
 def deployment(rt, http_server):
     """Twilio and Cdyne providers (both credentials encrypted), Alice enrolled by SMS with a
-    trusted laptop, and a login code pending for her."""
+    trusted laptop and her recovery codes, and a login code pending for her; Bob enrolled
+    with an authenticator app, Carol's app enrolment pending (TOTP secrets encrypted)."""
     twilio, cdyne = FakeTwilio(http_server), FakeCdyne(http_server)
     system.set_company_name(rt, "Acme Events")
     add_twilio(rt, twilio.base_url)
@@ -125,9 +129,17 @@ def deployment(rt, http_server):
     system.set_allowed(rt, "customer", True)
     accounts.add_account(rt, email=ALICE, password=PASSWORD)
     enrollment.enroll(rt, ALICE, method="Text message", phone=PHONE)
-    laptop = challenges.verify(rt, ALICE, last_code(rt), trust_device=True, device="laptop").device_token
+    verified = challenges.verify(rt, ALICE, last_code(rt), trust_device=True, device="laptop")
     assert login.login(rt, ALICE, PASSWORD)["status"] == "code_sent"
-    return {"twilio": twilio, "cdyne": cdyne, "laptop": laptop, "pending_code": last_code(rt)}
+    secondary_auth.add_secondary_auth(rt, provider=None, kind="totp", title=APP)
+    apps = {}
+    for who in (BOB, CAROL):
+        accounts.add_account(rt, email=who, password=PASSWORD)
+        apps[who] = enrollment.enroll(rt, who, method=APP)["secret"]
+    challenges.verify(rt, BOB, pyotp.TOTP(apps[BOB]).at(rt.now()))
+    return {"twilio": twilio, "cdyne": cdyne, "laptop": verified.device_token,
+            "pending_code": last_code(rt), "recovery_codes": verified.recovery_codes,
+            "bob_app": apps[BOB], "carol_app": apps[CAROL]}
 
 
 def assert_every_secret_works(rt, deployment) -> None:
@@ -141,6 +153,13 @@ def assert_every_secret_works(rt, deployment) -> None:
     assert trusted["status"] == "authenticated" and trusted["reason"] == "trusted device"
     assert login.login(rt, ALICE, PASSWORD)["status"] == "code_sent"
     assert challenges.verify(rt, ALICE, last_code(rt)).status == "authenticated"
+    rt.clock.advance(minutes=1)
+    assert login.login(rt, ALICE, PASSWORD)["status"] == "code_sent"
+    recovered = challenges.verify(rt, ALICE, "", recovery_code=deployment["recovery_codes"].pop())
+    assert recovered.status == "authenticated"
+    assert login.login(rt, BOB, PASSWORD)["status"] == "code_required"
+    bob = challenges.verify(rt, BOB, pyotp.TOTP(deployment["bob_app"]).at(rt.now()))
+    assert bob.status == "authenticated"
 
 
 def assert_live_send(rt, title: str, fake) -> None:
@@ -170,7 +189,8 @@ def test_rotate_then_prune_keeps_every_secret_usable(rt, home, deployment):
     new = key_lines(home)
     assert len(new) == 2 and new[1:] == old and new[0] != old[0]
     assert rotated["keys"] == 2 and rotated["key_file"] == str(home / "secret.key")
-    assert rotated["reencrypted"] == {"provider.secrets": 2}
+    assert rotated["reencrypted"] == {"provider.secrets": 2, "entry.secret": 1,
+                                      "challenge.secret": 1, "recovery_code.recovery_key": 20}
     assert rotated["pending_codes_invalidated"] == 1
     after = stored_secrets(rt)
     assert after.keys() == before.keys()
@@ -181,6 +201,9 @@ def test_rotate_then_prune_keeps_every_secret_usable(rt, home, deployment):
             SecretKey(old[0]).decrypt_json(token)
     with pytest.raises(Rejected, match="no code is pending"):
         challenges.verify(rt, ALICE, deployment["pending_code"])
+    # A pending app enrolment is no code sent: it survives, its secret re-encrypted.
+    carol = challenges.verify(rt, CAROL, pyotp.TOTP(deployment["carol_app"]).at(rt.now()))
+    assert carol.status == "verified"
     assert_every_secret_works(rt, deployment)
 
     pruned = keys.prune(rt)
@@ -241,7 +264,8 @@ def test_cli_rotate_and_prune(home, deployment):
     assert cli("login", ALICE, "--password-stdin", input=PASSWORD + "\n").exit_code == 0
     rotated = cli("key", "rotate", "--json")
     assert rotated.exit_code == 0, rotated.stderr
-    assert rotated.json["reencrypted"] == {"provider.secrets": 2}
+    assert rotated.json["reencrypted"] == {"provider.secrets": 2, "entry.secret": 1,
+                                           "challenge.secret": 1, "recovery_code.recovery_key": 20}
     assert rotated.json["pending_codes_invalidated"] == 1
     for secret in (TWILIO_TOKEN, CDYNE_KEY, *key_lines(home)):
         assert secret not in rotated.stdout + rotated.stderr

@@ -26,7 +26,9 @@ T0 = datetime(2025, 6, 1, 9, 30, 15, 123456, tzinfo=UTC)
 ADMIN_TABLES = [Setting, Provider, SecondaryAuth, AuditEvent]
 CUSTOMER_TABLES = [Account, Entry, Challenge, Delivery, OutboxMessage, TrustedDevice]
 # Columns that revisions after 0002 add: the old rows compared here have none of them.
-ADDED_LATER = {"account": {"lockouts"}, "delivery": {"budget"}}
+ADDED_LATER = {"account": {"lockouts"}, "delivery": {"budget"},
+               "entry": {"secret", "last_step", "preferred"}, "challenge": {"secret"},
+               "secondary_auth": {"kind"}}
 
 
 def old_table(model):
@@ -52,7 +54,7 @@ def fill_admin_side(engine) -> None:
             {"id": 2, "kind": "configio", "channel": "smtp", "title": "Email ünïcode",
              "options": {}, "secrets": "", "created_at": T0, "updated_at": T0},
         ])
-        connection.execute(insert(SecondaryAuth.__table__), [
+        connection.execute(insert(old_table(SecondaryAuth)), [
             {"id": 1, "provider_id": 1, "title": "Text message", "created_at": T0},
             {"id": 2, "provider_id": 2, "title": "Email", "created_at": T0},
         ])
@@ -71,11 +73,11 @@ def fill_customer_side(engine) -> None:
             {"id": 2, "email": "root@example.com", "name": "", "password_hash": "$argon2id$y",
              "is_admin": True, "failed_verifications": 10, "locked_until": T0, "created_at": T0},
         ])
-        connection.execute(insert(Entry.__table__), [
+        connection.execute(insert(old_table(Entry)), [
             {"id": 1, "account_id": 1, "secondary_auth_id": 1, "destination": "+14155550123",
              "created_at": T0},
         ])
-        connection.execute(insert(Challenge.__table__), [
+        connection.execute(insert(old_table(Challenge)), [
             {"id": 1, "account_id": 1, "purpose": "enroll", "secondary_auth_id": 1,
              "destination": "+14155550123", "entry_id": None, "code_hmac": "ab" * 32,
              "status": "used", "attempts": 1, "sends": 2, "last_sent_at": T0, "expires_at": T0,
@@ -217,7 +219,7 @@ def test_upgraded_rows_get_the_new_rules(cli, engine, old_store):
 def test_0005_folds_email_destinations_and_keys_the_send_budgets(cli, engine, old_store):
     schema.upgrade(engine, "0004")
     with engine.begin() as connection:
-        connection.execute(insert(Entry.__table__), [
+        connection.execute(insert(old_table(Entry)), [
             {"id": 2, "account_id": 1, "secondary_auth_id": 2, "destination": "Alice@Example.com",
              "created_at": T0},
             {"id": 3, "account_id": 2, "secondary_auth_id": 2, "destination": "Root@Example.com",

@@ -18,7 +18,7 @@ from twofa_cli.channels.smtp import SmtpChannel
 from twofa_cli.errors import DeliveryFailed
 from twofa_cli.runtime import open_runtime
 from twofa_cli.services import (
-    accounts, challenges, devices, entries, login, providers, secondary_auth,
+    accounts, challenges, devices, entries, login, providers, recovery, secondary_auth,
 )
 from twofa_cli.services.delivery import list_outbox
 from twofa_cli.services.enrollment import enroll
@@ -254,3 +254,23 @@ def test_removing_a_method_tells_each_customer_who_lost_an_entry(rt, notified):
     message = notices(rt)[0]
     assert message["to"] == ALICE and message["subject"] == "Acme Events: Two-factor method removed"
     assert_harmless(message, PHONE)
+
+
+def test_using_a_recovery_code_tells_the_account_without_the_code(rt, clock, notified):
+    _, result = enrol_phone(rt)
+    clock.advance(seconds=31)
+    login.login(rt, ALICE, "correct horse")
+    used = challenges.verify(rt, ALICE, "", recovery_code=result.recovery_codes[0])
+    assert used.recovery_codes_remaining == 9
+    message = notices(rt)[0]
+    assert message["to"] == ALICE and "recovery code" in message["body"].lower()
+    assert_harmless(message, result.recovery_codes[0],
+                    recovery.normalise(result.recovery_codes[0]))
+
+
+def test_replacing_the_recovery_codes_tells_the_account_without_them(rt, notified):
+    enrol_phone(rt)
+    fresh = recovery.generate(rt, ALICE)["recovery_codes"]
+    message = notices(rt)[0]
+    assert message["to"] == ALICE and "recovery codes" in message["body"].lower()
+    assert_harmless(message, *fresh, *(recovery.normalise(code) for code in fresh))

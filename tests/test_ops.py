@@ -413,9 +413,9 @@ def test_tables_off_a_terminal_are_tab_separated_and_format_chooses(cli, home):
     shop(cli)
     tsv = cli("secondary-auth", "list")
     assert tsv.stdout.splitlines() == [
-        "id\ttitle\tprovider\tchannel\tprovider_id",
-        "1\tText message\tSMS\ttwilio\t2",
-        "2\tEmail code\tEmail\tsmtp\t1"]
+        "id\ttitle\tprovider\tchannel\tprovider_id\tkind",
+        "1\tText message\tSMS\ttwilio\t2\tcode",
+        "2\tEmail code\tEmail\tsmtp\t1\tcode"]
     assert "┃" not in tsv.stdout and "Secondary auth" not in tsv.stdout  # no box, no title
     table = cli("--format", "table", "secondary-auth", "list")
     assert "┃" in table.stdout and "Text message" in table.stdout

@@ -30,7 +30,7 @@ from webapp import (  # noqa: E402, F401 (fixtures)
 
 POST_ROUTES = ["/login", "/login/code", "/login/resend", "/logout", "/account/two-factor",
                "/account/two-factor/verify", "/account/two-factor/resend",
-               "/account/two-factor/entries/1/delete"]
+               "/account/two-factor/entries/1/delete", "/login/recovery"]
 
 
 @pytest.fixture
@@ -52,7 +52,8 @@ def log_in(client, email: str = ALICE, password: str = PASSWORD):
 def enrol(client, twofa) -> None:
     post(client, "/account/two-factor", method="1", phone=PHONE)
     response = post(client, "/account/two-factor/verify", code=latest_code(twofa))
-    assert response.status_code == 303
+    # The first entry's recovery codes are shown in this response, once (no redirect).
+    assert response.status_code == 200 and response.text.count("<li><code>") == 10
 
 
 def test_a_post_without_the_sessions_csrf_token_is_refused(browser, twofa, home, database_url):
@@ -238,3 +239,42 @@ def test_text_from_the_form_is_escaped_in_the_page(browser):
     post(browser, "/logout")
     echoed = log_in(browser, email=hostile, password=PASSWORD)
     assert echoed.status_code == 401 and "<script>alert(1)" not in echoed.text
+
+
+def test_the_pages_offer_the_authenticator_app_and_recovery_codes(browser, twofa, shop, clock):
+    import pyotp
+
+    shop("secondary-auth", "add", "--kind", "totp", "--title", "Authenticator app")
+    log_in(browser)
+    form = browser.get("/account/two-factor?method=2").text
+    assert ">Authenticator app</option>" in form and 'data-medium="app"' in form
+    issued = post(browser, "/account/two-factor", method="2")
+    assert issued.status_code == 200, issued.text
+    page = issued.text
+    assert "<svg" in page and "otpauth://totp/" in page
+    secret = re.search(r"Key: <code>([A-Z2-7]+)</code>", page).group(1)
+    assert "Verification code" in page and "Send New Code" not in page
+    assert secret not in str(browser.cookies.get("twofa_session"))  # not in the session cookie
+    done = post(browser, "/account/two-factor/verify", code=pyotp.TOTP(secret).at(clock.now))
+    assert done.status_code == 200, done.text
+    codes = re.findall(r"<li><code>([a-z0-9-]+)</code></li>", done.text)
+    assert len(codes) == 10
+    assert twofa.entries(ALICE)[0].method == "Authenticator app"
+
+    post(browser, "/logout")
+    clock.advance(seconds=31)
+    assert log_in(browser).headers["location"] == "/login/code"
+    code_page = browser.get("/login/code").text
+    assert "authenticator app" in code_page.lower() and "Recovery code" in code_page
+    wrong_one = post(browser, "/login/recovery", recovery_code="aaaaa-aaaaa")
+    assert wrong_one.status_code == 401 and "wrong code" in wrong_one.text
+    used = post(browser, "/login/recovery", recovery_code=codes[0])
+    assert used.status_code == 303 and used.headers["location"] == "/account"
+    assert "9 left" in browser.get("/account").text
+    assert twofa.recovery_codes_remaining(ALICE) == 9
+
+    post(browser, "/logout")
+    clock.advance(seconds=31)
+    log_in(browser)
+    accepted = post(browser, "/login/code", code=pyotp.TOTP(secret).at(clock.now))
+    assert accepted.status_code == 303 and accepted.headers["location"] == "/account"

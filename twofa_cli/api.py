@@ -56,12 +56,12 @@ AccountRef = str | int  # an account's id or email; providers and methods: id or
 
 __all__ = [
     "Account", "AccountDetails", "AccountRef", "AccountRemoved", "Applied", "Audience",
-    "AuditEvent", "BadInput", "Change", "CodeSent", "Conflict", "Configuration",
+    "AuditEvent", "BadInput", "Change", "CodeRequired", "CodeSent", "Conflict", "Configuration",
     "DatabaseUnavailable", "DeliveryFailed", "Entry", "EntryRemoved", "Home", "Imported",
     "Instructions", "LoginResult", "Method", "MethodRef", "MethodRemoved", "MethodUsage",
     "NotFound", "NotInitialised", "OutboxMessage", "Policy", "Provider", "ProviderRemoved",
     "ProviderUsage", "Rejected", "SchemaOutOfDate", "SchemaStatus", "SchemaUpgrade",
-    "Setting", "TestReceipt", "Throttled", "TrustedDevice", "TwoFactor", "TwofaError",
+    "SecretIssued", "Setting", "TestReceipt", "Throttled", "TrustedDevice", "TwoFactor", "TwofaError",
     "Verification",
 ]
 
@@ -109,11 +109,13 @@ class Method:
 
     id: int
     title: str
-    provider_id: int
-    provider: str  # the provider's title
-    channel: str
-    medium: str  # "sms": ask for a phone number; "email": for an email address
+    provider_id: int | None  # None for an authenticator app
+    provider: str | None  # the provider's title
+    channel: str | None
+    # "sms": ask for a phone number; "email": for an email address; "app": nothing to ask
+    medium: str
     created_at: datetime
+    kind: Literal["code", "totp"] = "code"  # a code sent through the provider | an app
 
 
 @dataclass(frozen=True)
@@ -133,11 +135,47 @@ class CodeSent:
 
 
 @dataclass(frozen=True)
+class SecretIssued:
+    """An authenticator app's enrolment: show the URI as a QR code; ``verify`` completes it."""
+
+    challenge_id: int
+    otpauth_uri: str = field(repr=False)
+    secret: str = field(repr=False)  # base32, for apps that take it typed
+
+    def qr_text(self) -> str:
+        """The URI as a QR code drawn with text, for a terminal."""
+        from twofa_cli.services.totp import qr_text
+
+        return qr_text(self.otpauth_uri)
+
+    def qr_png(self) -> bytes:
+        """The URI as a QR code, a PNG image."""
+        from twofa_cli.services.totp import qr_png
+
+        return qr_png(self.otpauth_uri)
+
+    def qr_svg(self) -> str:
+        """The URI as a QR code, an inline SVG element (for a page: no image request)."""
+        from twofa_cli.services.totp import qr_svg
+
+        return qr_svg(self.otpauth_uri)
+
+
+@dataclass(frozen=True)
+class CodeRequired:
+    """A login to an authenticator-app entry: nothing was sent; ask for the app's code."""
+
+    challenge_id: int
+    method: str  # the method's title
+
+
+@dataclass(frozen=True)
 class LoginResult:
-    status: Literal["code_sent", "authenticated"]
+    status: Literal["code_sent", "code_required", "authenticated"]
     account: Account
     code: CodeSent | None  # set when status == "code_sent": ask for the code
     reason: str | None = None  # why no code was needed: "trusted device", "no 2FA entry", …
+    required: CodeRequired | None = None  # set when status == "code_required"
 
     @property
     def authenticated(self) -> bool:
@@ -152,6 +190,9 @@ class Verification:
     # The "Trust this device" token, handed over this once: set it as the client's cookie.
     # The store keeps only its SHA-256; it never shows in a repr.
     device_token: str | None = field(default=None, repr=False)
+    # The account's first entry brings its recovery codes, shown this once.
+    recovery_codes: tuple[str, ...] = field(default=(), repr=False)
+    recovery_codes_remaining: int | None = None  # set when a recovery code was used
 
     @property
     def trusted_device(self) -> bool:
@@ -166,6 +207,7 @@ class Entry:
     method: str
     destination: str  # masked
     created_at: datetime
+    preferred: bool = False  # the entry a login uses (``prefer_entry``)
 
 
 @dataclass(frozen=True)
@@ -587,17 +629,21 @@ class TwoFactor:
         return int(set_password(self._rt, str(account), password)["trusted_devices_revoked"])
 
     def enroll(self, account: AccountRef, *, method: str | int, phone: str | None = None,
-               email: str | None = None) -> CodeSent:
+               email: str | None = None) -> CodeSent | SecretIssued:
         """Send Code: start enrolling ``method`` (id or title) with a phone or an email.
 
-        Give ``phone`` for an SMS method, ``email`` for an email one; ``verify`` completes it.
+        Give ``phone`` for an SMS method, ``email`` for an email one, neither for an
+        authenticator app (the result is then a SecretIssued); ``verify`` completes it.
         Raises NotFound, BadInput, Rejected (2FA Inactive), Conflict (already enrolled),
         Throttled (locked, send caps), DeliveryFailed.
         """
         from twofa_cli.services.enrollment import enroll
 
-        return _code_sent(enroll(self._rt, str(account), method=str(method), phone=phone,
-                                 email=email))
+        data = enroll(self._rt, str(account), method=str(method), phone=phone, email=email)
+        if data["status"] == "secret_issued":
+            return SecretIssued(challenge_id=int(data["challenge_id"]),
+                                otpauth_uri=str(data["otpauth_uri"]), secret=str(data["secret"]))
+        return _code_sent(data)
 
     def resend(self, account: AccountRef) -> CodeSent:
         """Send New Code for the pending enrolment or login; the old code dies.
@@ -610,9 +656,13 @@ class TwoFactor:
         return _code_sent(resend(self._rt, str(account)))
 
     def login(self, account: AccountRef, password: str, *, device_token: str | None = None,
-              cookie: Callable[[int], str | None] | None = None) -> LoginResult:
+              cookie: Callable[[int], str | None] | None = None,
+              method: str | int | None = None) -> LoginResult:
         """Log in as normal: the password, then a code unless 2FA is off or the device trusted.
 
+        The code goes to the account's preferred entry (``prefer_entry``; else the first
+        verified), or to its entry of ``method`` (id or title; NotFound if it has none).
+        For an authenticator app nothing is sent: status "code_required".
         ``device_token`` is the client's "Trust this device" cookie, if it has one. A
         client that keeps a cookie per account passes ``cookie`` (account id -> token)
         instead: it is read only once the password is right.
@@ -621,18 +671,27 @@ class TwoFactor:
         """
         from twofa_cli.services.login import login
 
-        data = login(self._rt, str(account), password, device_token=device_token, cookie=cookie)
+        data = login(self._rt, str(account), password, device_token=device_token, cookie=cookie,
+                     method=None if method is None else str(method))
         who = self.account(account)
         if data["status"] == "authenticated":
             return LoginResult(status="authenticated", account=who, code=None,
                                reason=str(data["reason"]))
+        if data["status"] == "code_required":
+            return LoginResult(status="code_required", account=who, code=None, required=CodeRequired(
+                challenge_id=int(data["challenge_id"]), method=str(data["method"])))
         return LoginResult(status="code_sent", account=who, code=_code_sent(data))
 
     def verify(self, account: AccountRef, code: str, *, trust_device: bool = False,
                device_token: str | None = None, device_name: str = "browser",
-               keep_token: Callable[[int, str], None] | None = None) -> Verification:
+               keep_token: Callable[[int, str], None] | None = None,
+               recovery_code: str | None = None) -> Verification:
         """Enter the code: completes the account's pending enrolment or login.
 
+        The code is the one sent, or the one the authenticator app shows. A
+        ``recovery_code`` (``code`` is then ignored) completes a pending login instead,
+        once; the result says how many remain. Completing the account's first entry
+        brings its ten recovery codes (``recovery_codes``), shown this once.
         With ``trust_device`` the result carries a new device token (set it as a cookie);
         ``device_token``, the client's current one, is then revoked so a browser holds
         one live token. ``device_name`` labels the device in ``trusted_devices``.
@@ -644,13 +703,15 @@ class TwoFactor:
         from twofa_cli.services.challenges import verify
 
         result = verify(self._rt, str(account), code, trust_device=trust_device,
-                        device=device_name, keep_token=keep_token)
+                        device=device_name, keep_token=keep_token, recovery_code=recovery_code)
         if result.device_token and device_token:
             self._forget_token(result.account_id, device_token)
         status: Literal["verified", "authenticated"] = (
             "verified" if result.status == "verified" else "authenticated")
         return Verification(status=status, account_id=result.account_id,
-                            entry_id=result.entry_id, device_token=result.device_token)
+                            entry_id=result.entry_id, device_token=result.device_token,
+                            recovery_codes=tuple(result.recovery_codes),
+                            recovery_codes_remaining=result.recovery_codes_remaining)
 
     def _forget_token(self, account_id: int, token: str) -> None:
         from twofa_cli.services.devices import revoke_token
@@ -671,6 +732,27 @@ class TwoFactor:
         data = remove_entry(self._rt, str(account), str(entry))
         return EntryRemoved(entry=_entry(data),
                             trusted_devices_revoked=int(data["trusted_devices_revoked"]))
+
+    def prefer_entry(self, account: AccountRef, entry: str | int) -> Entry:
+        """Make ``entry`` (id or method title) the one a login uses. Raises NotFound."""
+        from twofa_cli.services.entries import prefer_entry
+
+        return _entry(prefer_entry(self._rt, str(account), str(entry)))
+
+    def generate_recovery_codes(self, account: AccountRef) -> tuple[str, ...]:
+        """A new set of ten recovery codes, shown this once; the old set stops working.
+
+        Raises NotFound, Rejected (the account has no 2FA entry).
+        """
+        from twofa_cli.services.recovery import generate
+
+        return tuple(generate(self._rt, str(account))["recovery_codes"])
+
+    def recovery_codes_remaining(self, account: AccountRef) -> int:
+        """How many of the account's recovery codes are unused. Raises NotFound."""
+        from twofa_cli.services.recovery import status
+
+        return int(status(self._rt, str(account))["remaining"])
 
     def trusted_devices(self, account: AccountRef) -> list[TrustedDevice]:
         """Every device ever trusted by the account, with its state. Raises NotFound."""
@@ -851,17 +933,20 @@ class TwoFactor:
         return ProviderRemoved(provider=_provider(data["removed"]), secondary_auth_removed=tuple(
             _method_removed(m) for m in data["secondary_auth_removed"]))
 
-    def add_secondary_auth(self, *, provider: str | int, title: str,
+    def add_secondary_auth(self, *, provider: str | int | None = None, title: str,
+                           kind: Literal["code", "totp"] = "code",
                            exist_ok: bool = False) -> Method:
         """Secondary Auth → Add New: a method customers see by ``title``.
 
-        With ``exist_ok`` the same title on the same provider is returned as it is.
-        Raises NotFound (provider), BadInput, Conflict (title taken).
+        Kind "code" sends codes through ``provider``; kind "totp" is an authenticator
+        app and takes no provider. With ``exist_ok`` the same title on the same provider
+        is returned as it is. Raises NotFound (provider), BadInput, Conflict (title taken).
         """
         from twofa_cli.services.secondary_auth import add_secondary_auth
 
-        return _method(add_secondary_auth(self._rt, provider=str(provider), title=title,
-                                          exist_ok=exist_ok))
+        return _method(add_secondary_auth(
+            self._rt, provider=None if provider is None else str(provider), title=title,
+            kind=kind, exist_ok=exist_ok))
 
     def secondary_auth(self, method: str | int) -> MethodUsage:
         """One method and how many customer entries use it. Raises NotFound."""
@@ -949,7 +1034,8 @@ def _code_sent(data: Mapping[str, Any]) -> CodeSent:
 
 def _entry(data: Mapping[str, Any]) -> Entry:
     return Entry(id=int(data["id"]), method=str(data["method"]),
-                 destination=str(data["destination"]), created_at=_when(data["created_at"]))
+                 destination=str(data["destination"]), created_at=_when(data["created_at"]),
+                 preferred=bool(data.get("preferred", False)))
 
 
 def _policy(data: Mapping[str, Any]) -> Policy:
@@ -977,8 +1063,12 @@ def _setting(data: Mapping[str, Any]) -> Setting:
 def _method(data: Mapping[str, Any]) -> Method:
     from twofa_cli.channels import channel_class
 
+    created_at = _when(data["created_at"])
+    if data["kind"] == "totp":
+        return Method(id=int(data["id"]), title=str(data["title"]), provider_id=None,
+                      provider=None, channel=None, medium="app", created_at=created_at,
+                      kind="totp")
     channel = str(data["channel"])
     return Method(id=int(data["id"]), title=str(data["title"]),
                   provider_id=int(data["provider_id"]), provider=str(data["provider"]),
-                  channel=channel, medium=channel_class(channel).medium,
-                  created_at=_when(data["created_at"]))
+                  channel=channel, medium=channel_class(channel).medium, created_at=created_at)

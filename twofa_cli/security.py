@@ -258,7 +258,13 @@ def mask_email(address: str) -> str:
     return f"{local[:1]}•••@{domain}"
 
 
+# A TOTP entry's destination: nothing is sent, so nothing to hide.
+APP_DESTINATION = "authenticator app"
+
+
 def mask_destination(destination: str) -> str:
+    if destination == APP_DESTINATION:
+        return destination
     return mask_email(destination) if "@" in destination else mask_phone(destination)
 
 

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 app = typer.Typer(help="A customer's two-factor authentication entries.", no_args_is_help=True)
 AccountArg = Annotated[str, typer.Argument(help="Account id or email.", metavar="A")]
 COLUMNS = [("id", "ID"), ("method", "Method"), ("destination", "Destination"),
-           ("verified", "Verified"), ("created_at", "Created")]
+           ("verified", "Verified"), ("preferred", "Preferred"), ("created_at", "Created")]
+EntryArg = Annotated[str, typer.Argument(help="Entry id (or its method title).", metavar="ENTRY")]
 
 
 @app.command("list")
@@ -27,7 +28,19 @@ def list_(ctx: typer.Context, account: AccountArg, json_: JsonOpt = False) -> No
 def _row(entry: Entry) -> dict:
     # Every entry the API lists is verified (an enrolment becomes one on its verify).
     return plain({"id": entry.id, "method": entry.method, "destination": entry.destination,
-                  "verified": True, "created_at": entry.created_at})
+                  "verified": True, "preferred": entry.preferred, "created_at": entry.created_at})
+
+
+@app.command("prefer")
+def prefer(ctx: typer.Context, account: AccountArg, entry: EntryArg,
+           json_: JsonOpt = False) -> None:
+    """Make an entry the one a login uses (default: the first verified).
+
+    \b
+    Example:
+      twofa entry prefer alice@example.com "Authenticator app"
+    """
+    emit(_row(twofa(ctx).prefer_entry(account, entry)), as_json=json_, title="Preferred entry")
 
 
 @app.command("delete")
@@ -35,7 +48,7 @@ def _row(entry: Entry) -> dict:
 def delete(
     ctx: typer.Context,
     account: AccountArg,
-    entry: Annotated[str, typer.Argument(help="Entry id (or its method title).", metavar="ENTRY")],
+    entry: EntryArg,
     yes: YesOpt = False,
     json_: JsonOpt = False,
 ) -> None:

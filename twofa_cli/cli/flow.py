@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from twofa_cli.cli.accounts import PasswordStdinOpt, read_password
 from twofa_cli.cli.output import JsonOpt, emit, note, plain, twofa
-from twofa_cli.errors import Rejected
+from twofa_cli.errors import BadInput, Rejected
 
 if TYPE_CHECKING:
-    from twofa_cli.api import CodeSent, TwoFactor
+    from twofa_cli.api import CodeSent, SecretIssued, TwoFactor, Verification
 
+RECOVERY_CODES_LOW = 2  # a use that leaves this many or fewer warns
 AccountArg = Annotated[str, typer.Argument(help="Account id or email.", metavar="A")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="Simulated browser that keeps the cookie.")]
 
@@ -31,25 +33,60 @@ def enroll(
                                               show_default=False)] = None,
     email: Annotated[str | None, typer.Option("--email", help="Email address (email methods).",
                                               show_default=False)] = None,
+    qr_png: Annotated[Path | None, typer.Option(
+        "--qr-png", help="Authenticator app: also write the QR code to this PNG file.",
+        show_default=False)] = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Start enrolling a 2FA method: sends a code to the phone or email (Send Code).
+    """Start enrolling a 2FA method: sends a code to the phone or email (Send Code), or
+    shows an authenticator app's QR code.
 
     \b
     Example:
       twofa enroll alice@example.com --method "Text message" --phone +14155550199
+      twofa enroll alice@example.com --method "Authenticator app" --qr-png alice.png
     """
+    from twofa_cli.api import SecretIssued
+
     api = twofa(ctx)
-    _code_sent(api.enroll(account, method=method, phone=phone, email=email), api, json_)
+    started = api.enroll(account, method=method, phone=phone, email=email)
+    if isinstance(started, SecretIssued):
+        _secret_issued(started, qr_png, json_)
+        return
+    if qr_png is not None:
+        raise BadInput("--qr-png is for an authenticator app")
+    _code_sent(started, api, json_)
+
+
+def _secret_issued(issued: SecretIssued, qr_png: Path | None, as_json: bool) -> None:
+    if qr_png is not None:
+        from twofa_cli.security import write_private_file
+
+        try:
+            write_private_file(qr_png, issued.qr_png())
+        except OSError as exc:
+            raise Rejected(f"cannot write {qr_png}: {exc.strerror or exc}") from None
+    data = {"status": "secret_issued", "challenge_id": issued.challenge_id,
+            "otpauth_uri": issued.otpauth_uri, "secret": issued.secret}
+    if as_json:
+        emit(data, as_json=True)
+        return
+    typer.echo(issued.qr_text())
+    emit(data, as_json=False, title="Scan with the authenticator app")
+    note("Then enter the code the app shows: `twofa verify ACCOUNT CODE`.")
 
 
 def verify(
     ctx: typer.Context,
     account: AccountArg,
-    code: Annotated[str, typer.Argument(help="The code that was sent.", metavar="CODE")],
+    code: Annotated[str, typer.Argument(help="The code that was sent, or the app's.",
+                                        metavar="CODE", show_default=False)] = "",
     trust_device: Annotated[bool, typer.Option("--trust-device",
                                                help="Trust this device: skip codes here for a while.")] = False,
     device: DeviceOpt = "default",
+    recovery_code: Annotated[str | None, typer.Option(
+        "--recovery-code", help="Complete a login with a recovery code instead (once).",
+        show_default=False)] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Enter the code: completes the pending enrollment or login.
@@ -57,7 +94,10 @@ def verify(
     \b
     Example:
       twofa verify alice@example.com 123456 --trust-device --device laptop
+      twofa verify alice@example.com --recovery-code 7hq2m-x9kfa
     """
+    if bool(code) == (recovery_code is not None):
+        raise BadInput("give the CODE or --recovery-code")
     from twofa_cli.browser import Browser
 
     api = twofa(ctx)
@@ -72,10 +112,29 @@ def verify(
                            f"{exc.strerror or exc}; nothing was changed") from None
 
     result = api.verify(account, code, trust_device=trust_device, device_name=device,
-                        keep_token=keep_cookie)
-    emit({"status": result.status, "entry_id": result.entry_id,
-          "trusted_device": result.trusted_device, "account_id": result.account_id},
-         as_json=json_, title="Verified")
+                        keep_token=keep_cookie, recovery_code=recovery_code)
+    _verified(result, json_)
+
+
+def _verified(result: Verification, as_json: bool) -> None:
+    data: dict[str, object] = {
+        "status": result.status, "entry_id": result.entry_id,
+        "trusted_device": result.trusted_device, "account_id": result.account_id}
+    if result.recovery_codes:
+        data["recovery_codes"] = list(result.recovery_codes)
+    remaining = result.recovery_codes_remaining
+    if remaining is not None:
+        data["recovery_codes_remaining"] = remaining
+    warning = None
+    if remaining is not None and remaining <= RECOVERY_CODES_LOW:
+        warning = (f"only {remaining} recovery codes left: make a new set with "
+                   "`twofa recovery-codes generate`")
+        data["warning"] = warning
+    emit(data, as_json=as_json, title="Verified")
+    if not as_json and result.recovery_codes:
+        note("Keep the recovery codes somewhere safe: they are shown only this once.")
+    if not as_json and warning:
+        note(f"Warning: {warning}.")
 
 
 def resend(ctx: typer.Context, account: AccountArg, json_: JsonOpt = False) -> None:
@@ -89,6 +148,9 @@ def login(
     account: AccountArg,
     password_stdin: PasswordStdinOpt = False,
     device: DeviceOpt = "default",
+    method: Annotated[str | None, typer.Option(
+        "--method", help="Use the entry of this method (id or title), not the preferred one.",
+        show_default=False)] = None,
     json_: JsonOpt = False,
 ) -> None:
     """Log in as normal: password, then a code unless this device is trusted.
@@ -104,9 +166,14 @@ def login(
     password = read_password(password_stdin, confirm=False)
     # The cookie is read once the password is right: before, an unknown account and a
     # wrong password must cost alike (no lookup, no file read for one of them only).
-    result = api.login(account, password, cookie=browser.cookie)
+    result = api.login(account, password, cookie=browser.cookie, method=method)
     if result.code is not None:
         _code_sent(result.code, api, json_)
+    elif result.required is not None:
+        emit({"status": "code_required", "challenge_id": result.required.challenge_id,
+              "method": result.required.method}, as_json=json_, title="Code required")
+        if not json_:
+            note("Enter the code your authenticator app shows: `twofa verify ACCOUNT CODE`.")
     else:
         emit({"status": result.status, "challenge_id": None, "expires_at": None,
               "destination": None, "reason": result.reason}, as_json=json_, title="Logged in")

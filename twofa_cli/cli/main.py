@@ -31,6 +31,7 @@ from twofa_cli.cli import (
     outbox,
     policy,
     providers,
+    recovery,
     secondary_auth,
     serve,
     setup,
@@ -312,6 +313,7 @@ subcommands.add_typer(accounts.app, name="account")
 for command in (flow.enroll, flow.verify, flow.resend, flow.login):
     subcommands.command()(command)
 subcommands.add_typer(entries.app, name="entry")
+subcommands.add_typer(recovery.app, name="recovery-codes")
 subcommands.add_typer(devices.app, name="device")
 subcommands.add_typer(keys.app, name="key")
 subcommands.command("outbox")(outbox.outbox)

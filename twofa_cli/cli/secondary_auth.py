@@ -13,13 +13,15 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Secondary authentication providers (the methods customers enrol with).",
                   no_args_is_help=True)
+# "kind" last: scripts that cut the columns before it keep working.
 COLUMNS = [("id", "ID"), ("title", "Title"), ("provider", "Provider"), ("channel", "Channel"),
-           ("provider_id", "Provider ID")]
+           ("provider_id", "Provider ID"), ("kind", "Kind")]
 MethodArg = Annotated[str, typer.Argument(help="Secondary auth id or title.", metavar="S")]
 
 
 def _row(method: Method) -> dict:
-    return plain({"id": method.id, "provider_id": method.provider_id, "title": method.title,
+    return plain({"id": method.id, "kind": method.kind, "provider_id": method.provider_id,
+                  "title": method.title,
                   "provider": method.provider, "channel": method.channel,
                   "created_at": method.created_at})
 
@@ -27,18 +29,28 @@ def _row(method: Method) -> dict:
 @app.command("add")
 def add(
     ctx: typer.Context,
-    provider: Annotated[str, typer.Option("--provider", help="Service provider id or title.")],
     title: Annotated[str, typer.Option("--title", help="Name customers pick, e.g. \"Text message\".")],
+    provider: Annotated[str | None, typer.Option(
+        "--provider", help="Service provider id or title (kind code).", show_default=False)] = None,
+    kind: Annotated[str, typer.Option(
+        "--kind", help="code: codes sent by the provider; totp: an authenticator app.")] = "code",
     exist_ok: ExistOkOpt = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Offer a provider to customers as a 2FA method.
+    """Offer a provider to customers as a 2FA method, or an authenticator app.
 
     \b
     Example:
       twofa secondary-auth add --provider "SMS" --title "Text message"
+      twofa secondary-auth add --kind totp --title "Authenticator app"
     """
-    method = twofa(ctx).add_secondary_auth(provider=provider, title=title, exist_ok=exist_ok)
+    if kind not in ("code", "totp"):
+        from twofa_cli.errors import BadInput
+
+        raise BadInput(f"--kind is code or totp, not {kind[:20]!r}")
+    method = twofa(ctx).add_secondary_auth(provider=provider, title=title,
+                                           kind="totp" if kind == "totp" else "code",
+                                           exist_ok=exist_ok)
     emit(_row(method), as_json=json_, title="Secondary auth added")
 
 

@@ -27,14 +27,17 @@ from twofa_cli.channels import Message
 from twofa_cli.errors import BadInput, Conflict, DeliveryFailed, Rejected, Throttled, TwofaError
 from twofa_cli.runtime import Runtime
 from twofa_cli.security import codes_match, generate_code, mask_destination
-from twofa_cli.services import audit, delivery, devices, notifications, system
+from twofa_cli.services import audit, delivery, devices, notifications, recovery, system, totp
 from twofa_cli.services.common import find_row, iso
 from twofa_cli.store.core import Prepared, Row, lock, upsert_entry
-from twofa_cli.store.models import Account, Challenge, Entry, Provider, SecondaryAuth
+from twofa_cli.store.models import (
+    Account, Challenge, Entry, Provider, RecoveryCode, SecondaryAuth,
+)
 
 # The statements below are built once and prepared per dialect (the hot path: store/core.py).
 _account, _challenge, _entry = Account.__table__, Challenge.__table__, Entry.__table__
 _method, _provider = SecondaryAuth.__table__, Provider.__table__
+_recovery = RecoveryCode.__table__
 
 
 # An account with what every step of the flow reads about it: its audience's Active
@@ -43,6 +46,11 @@ _pending = _challenge.alias("newest_pending")
 _PENDING_ID = (select(_pending.c.id)
                .where(_pending.c.account_id == _account.c.id, _pending.c.status == "pending")
                .order_by(_pending.c.id.desc()).limit(1).correlate(_account).scalar_subquery())
+
+
+# The key of the account's recovery codes; NULL while it has none.
+_RECOVERY_KEY = (select(_recovery.c.recovery_key).where(_recovery.c.account_id == _account.c.id)
+                 .limit(1).correlate(_account).scalar_subquery())
 
 
 def _account_read(where):
@@ -55,8 +63,12 @@ def _account_read(where):
                _challenge.c.id.label("challenge_id"), _challenge.c.purpose,
                _challenge.c.secondary_auth_id, _challenge.c.destination, _challenge.c.entry_id,
                _challenge.c.code_hmac, _challenge.c.attempts, _challenge.c.sends,
-               _challenge.c.last_sent_at, _challenge.c.expires_at)
-        .select_from(_account.outerjoin(_challenge, _challenge.c.id == _PENDING_ID))
+               _challenge.c.last_sent_at, _challenge.c.expires_at,
+               _challenge.c.secret.label("challenge_secret"), _RECOVERY_KEY.label("recovery_key"),
+               _method.c.kind, _entry.c.secret.label("entry_secret"))
+        .select_from(_account.outerjoin(_challenge, _challenge.c.id == _PENDING_ID)
+                     .outerjoin(_method, _method.c.id == _challenge.c.secondary_auth_id)
+                     .outerjoin(_entry, _entry.c.id == _challenge.c.entry_id))
         .where(where)
     )
 
@@ -69,11 +81,12 @@ _LOCKED_UNTIL = Prepared(select(_account.c.locked_until)
 
 def method_with_provider(*columns):
     """A method and its provider in one row that serves as the provider (``id``, ``channel``,
-    ``title``, ``options``, ``secrets``), the method's as ``method_id`` and ``method_title``."""
+    ``title``, ``options``, ``secrets``), the method's as ``method_id``, ``method_title`` and
+    ``kind``; an authenticator app (kind "totp") has no provider: those columns are NULL."""
     return (select(_provider.c.id, _provider.c.channel, _provider.c.title, _provider.c.options,
                    _provider.c.secrets, _method.c.id.label("method_id"),
-                   _method.c.title.label("method_title"), *columns)
-            .join_from(_method, _provider, _provider.c.id == _method.c.provider_id))
+                   _method.c.title.label("method_title"), _method.c.kind, *columns)
+            .join_from(_method, _provider, _provider.c.id == _method.c.provider_id, isouter=True))
 
 
 METHOD_BY_ID = Prepared(method_with_provider().where(_method.c.id == bindparam("id")))
@@ -108,7 +121,7 @@ _SUPERSEDE = Prepared(update(_challenge)
                       .values(status="superseded"))
 _INSERT_CHALLENGE = Prepared(insert(_challenge).returning(_challenge.c.id), keys=(
     "account_id", "purpose", "secondary_auth_id", "destination", "entry_id", "code_hmac", "status",
-    "attempts", "sends", "last_sent_at", "expires_at", "created_at"))
+    "attempts", "sends", "last_sent_at", "expires_at", "created_at", "secret"))
 # A fresh code: the old one dies, tries and expiry start over.
 _ARM = Prepared(update(_challenge).where(_challenge.c.id == bindparam("challenge_id"))
         .values(code_hmac=bindparam("hmac"), attempts=0, sends=_challenge.c.sends + 1,
@@ -119,7 +132,13 @@ _CLAIM = Prepared(update(_challenge)
                  _challenge.c.code_hmac == bindparam("given"),
                  _challenge.c.attempts < bindparam("max_attempts"),
                  _challenge.c.expires_at > bindparam("now"))
-          .values(status="used"))
+          .values(status="used", secret=""))  # a TOTP secret lives on in its entry only
+# A TOTP step wins only if it is later than every step the entry accepted before.
+_ADVANCE_STEP = Prepared(update(_entry)
+                         .where(_entry.c.id == bindparam("entry_id"),
+                                or_(_entry.c.last_step.is_(None),
+                                    _entry.c.last_step < bindparam("step")))
+                         .values(last_step=bindparam("step")))
 _FORGIVE = Prepared(update(_account).where(_account.c.id == bindparam("account_id"))
             .values(failed_verifications=0, locked_until=None, lockouts=0))
 _LOCK = Prepared(update(_account).where(_account.c.id == bindparam("account_id"))
@@ -196,18 +215,22 @@ def ensure_waited(rt: Runtime, last: datetime | None, seconds: int) -> None:
 
 def open_challenge(
     connection: Connection, rt: Runtime, account: Row, method: Row, *,
-    purpose: str, destination: str, entry_id: int | None = None,
+    purpose: str, destination: str, entry_id: int | None = None, secret: str = "",
 ) -> dict:
     """Replace any pending challenge of the account with a new one and send its code.
 
     ``account`` is a ``find_account`` row, ``method`` a ``method_with_provider`` row.
     Refused when enrolling a destination the account has already, while the account
-    is locked, over the account's challenge limits or over a send cap.
+    is locked, over the account's challenge limits or over a send cap. An authenticator
+    app's challenge sends nothing (``code_required``); a TOTP enrolment keeps ``secret``
+    (a Fernet token) until ``verify`` proves the app has it.
     """
+    app = method.kind == "totp"
     # A code to the account's own verified entry (a login) spends the account's budget.
     budget = delivery.budget_for(destination, owner_id=account.id if entry_id is not None else None)
     now = rt.now()
-    lock(connection, f"twofa-account:{account.id}", *delivery.caps_locks(method, budget))
+    lock(connection, f"twofa-account:{account.id}",
+         *(() if app else delivery.caps_locks(method, budget)))
     checks = _CHECKS.one(connection, {
         "account_id": account.id, "since": now - delivery.HOUR, "method_id": method.method_id,
         "destination": destination, "budget": budget, "provider_id": method.id,
@@ -217,14 +240,21 @@ def open_challenge(
                        f"(entry {checks.enrolled})")
     ensure_not_locked(rt, account)
     ensure_challenge_allowed(rt, checks)
-    delivery.enforce_caps(rt, method, checks)
+    if not app:
+        delivery.enforce_caps(rt, method, checks)
     if checks.pending:
         _SUPERSEDE.run(connection, {"owner": account.id})
     challenge_id = _INSERT_CHALLENGE.one(connection, {
         "account_id": account.id, "purpose": purpose, "secondary_auth_id": method.method_id,
         "destination": destination, "entry_id": entry_id, "code_hmac": "", "status": "pending",
-        "attempts": 0, "sends": 0, "last_sent_at": None, "expires_at": now, "created_at": now,
+        "attempts": 0, "sends": 0, "last_sent_at": None, "created_at": now, "secret": secret,
+        "expires_at": now + timedelta(seconds=rt.settings.codes.ttl_seconds) if app else now,
     }).id
+    if app:
+        audit.record(connection, rt, "code.required", account_id=account.id,
+                     target=method.method_title, detail=purpose)
+        return {"status": "code_required", "challenge_id": challenge_id,
+                "method": method.method_title}
     expires_at = send_code(connection, rt, challenge_id, account, method, purpose=purpose,
                            destination=destination, budget=budget)
     return sent(challenge_id, expires_at, destination)
@@ -278,6 +308,8 @@ def resend(rt: Runtime, account: str) -> dict:
             ensure_not_locked(rt, row)
             if row.challenge_id is None:
                 raise Rejected("no code is pending: log in or enrol first")
+            if row.kind == "totp":
+                raise Rejected("nothing is sent for an authenticator app: enter the code it shows")
             throttle = rt.settings.throttle
             if row.sends >= throttle.max_sends_per_challenge:
                 raise Throttled(
@@ -303,21 +335,33 @@ class Verified:
     entry_id: int | None
     trusted_device: bool
     device_token: str | None = field(default=None, repr=False)  # hand to the client once
+    # A first entry's new recovery codes, shown this once.
+    recovery_codes: list[str] = field(default_factory=list, repr=False)
+    recovery_codes_remaining: int | None = None  # after a recovery code was used
 
     def public(self) -> dict:
-        return {
+        data = {
             "status": self.status,
             "entry_id": self.entry_id,
             "trusted_device": self.trusted_device,
             "account_id": self.account_id,
         }
+        if self.recovery_codes:
+            data["recovery_codes"] = self.recovery_codes
+        if self.recovery_codes_remaining is not None:
+            data["recovery_codes_remaining"] = self.recovery_codes_remaining
+        return data
 
 
 def verify(
     rt: Runtime, account: str, code: str, *, trust_device: bool = False, device: str = "default",
-    keep_token: Callable[[int, str], None] | None = None,
+    keep_token: Callable[[int, str], None] | None = None, recovery_code: str | None = None,
 ) -> Verified:
     """Check a code against the pending challenge; complete its enrollment or login.
+
+    The code is the one sent, or the one the authenticator app shows. Instead of a code,
+    ``recovery_code`` completes a pending login (one of the account's recovery codes,
+    spent by it); a wrong one counts towards the lockout like a wrong code.
 
     With ``trust_device``, ``keep_token(account_id, token)`` hands the new device
     token to the client (e.g. writes the cookie) inside the transaction, before it
@@ -326,8 +370,11 @@ def verify(
     """
     code = (code or "").strip()
     length = rt.settings.codes.length
-    if not (code.isascii() and code.isdigit() and len(code) == length):
+    if recovery_code is None and not (code.isascii() and code.isdigit()
+                                      and len(code) in (length, totp.DIGITS)):
         raise BadInput(f"a code is {length} digits")
+    if recovery_code is not None and (len(recovery_code) > 100 or not recovery_code.isascii()):
+        raise BadInput("a recovery code is 10 letters and digits")
     failure: TwofaError | None = None
     with rt.connection() as connection:
         row = find_account(connection, account)
@@ -338,13 +385,35 @@ def verify(
             raise Throttled("too many attempts: request a new code")
         if row.expires_at <= rt.now():
             raise Rejected("the code has expired: request a new code")
-        given = rt.key.code_hmac(row.challenge_id, code)
-        if not codes_match(row.code_hmac, given):
+        step = None
+        if recovery_code is not None:
+            if row.purpose != "login":
+                raise Rejected("a recovery code completes a login, not an enrolment")
+            right = recovery.use(connection, rt, row, recovery_code)
+            given = row.code_hmac  # the challenge is claimed as it stands
+        elif row.kind == "totp":
+            if len(code) != totp.DIGITS:
+                raise BadInput(f"an authenticator app's code is {totp.DIGITS} digits")
+            secret = totp.unseal(rt.key, row.challenge_secret or row.entry_secret)
+            step = totp.matching_step(secret, code, rt.now())
+            right, given = step is not None, ""
+        else:
+            if len(code) != length:
+                raise BadInput(f"a code is {length} digits")
+            given = rt.key.code_hmac(row.challenge_id, code)
+            right = codes_match(row.code_hmac, given)
+        if not right:
             failure = _record_failure(connection, rt, row)
+        elif step is not None and row.entry_id is not None and not _ADVANCE_STEP.run(
+                connection, {"entry_id": row.entry_id, "step": step}).rowcount:
+            audit.record(connection, rt, "code.replayed", account_id=row.id, outcome="rejected")
+            failure = Rejected("this code has already been used: wait for the next one")
         elif not _claim(connection, rt, row.challenge_id, given):
             raise Rejected("this code has already been used")
         else:
-            result = _complete(connection, rt, row, trust_device, device)
+            result = _complete(connection, rt, row, trust_device, device, step=step)
+            if recovery_code is not None:
+                result.recovery_codes_remaining = recovery.remaining(connection, row.id)
             if result.device_token and keep_token is not None:
                 keep_token(row.id, result.device_token)  # every statement has run: none can fail after
     if failure is not None:
@@ -354,9 +423,12 @@ def verify(
 
 
 def _tell_customer(rt: Runtime, account: Row, result: Verified) -> None:
-    """The notices of a committed verification (rule 27): a new entry, a trusted device."""
+    """The notices of a committed verification (rule 27): a new entry, a recovery code
+    used, a trusted device."""
     if result.status == "verified":
         notifications.notify(rt, account.id, "entry_added", destination=account.destination)
+    if result.recovery_codes_remaining is not None:
+        notifications.notify(rt, account.id, "recovery_code_used")
     if result.trusted_device:
         notifications.notify(rt, account.id, "device_trusted")
 
@@ -371,22 +443,28 @@ def _claim(connection: Connection, rt: Runtime, challenge_id: int, given: str) -
 
 
 def _complete(connection: Connection, rt: Runtime, account: Row, trust_device: bool,
-              device: str) -> Verified:
-    """``account`` is the ``find_account`` row whose pending challenge was just claimed."""
+              device: str, *, step: int | None = None) -> Verified:
+    """``account`` is the ``find_account`` row whose pending challenge was just claimed;
+    ``step`` the TOTP step it was claimed with, if any."""
     if account.failed_verifications or account.locked_until is not None or account.lockouts:
         _FORGIVE.run(connection, {"account_id": account.id})  # a success forgives them all
     entry_id = account.entry_id
+    codes: list[str] = []
     if account.purpose == "enroll":
         entry_id = upsert_entry(connection, account.id, account.secondary_auth_id,
-                                account.destination, rt.now())
-        audit.record(connection, rt, "entry.verified", account_id=account.id, target=str(entry_id))
+                                account.destination, rt.now(), secret=account.challenge_secret,
+                                last_step=step)
+        if not account.recovery_key:  # the account's first entry: its recovery codes
+            codes = recovery.issue(connection, rt, account.id, replacing=False)
+        audit.record(connection, rt, "entry.verified", account_id=account.id, target=str(entry_id),
+                     detail=f"{len(codes)} recovery codes issued" if codes else "")
         status = "verified"
     else:
         audit.record(connection, rt, "login.verified", account_id=account.id)
         status = "authenticated"
     token = devices.trust(connection, rt, account, device) if trust_device else None
     return Verified(status=status, account_id=account.id, entry_id=entry_id,
-                    trusted_device=token is not None, device_token=token)
+                    trusted_device=token is not None, device_token=token, recovery_codes=codes)
 
 
 def _record_failure(connection: Connection, rt: Runtime, account: Row) -> TwofaError:

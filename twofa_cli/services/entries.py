@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete
+from sqlalchemy import bindparam, delete, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from twofa_cli.errors import NotFound
 from twofa_cli.runtime import Runtime
 from twofa_cli.security import mask_destination
-from twofa_cli.services import audit, devices, notifications
+from twofa_cli.services import audit, devices, notifications, recovery
 from twofa_cli.services.challenges import find_account
 from twofa_cli.services.common import find, iso
 from twofa_cli.store.core import Prepared
@@ -35,40 +35,57 @@ def _entries(session: Session, account_id: int) -> list[tuple[Entry, SecondaryAu
 
 _entry, _challenge, _method = Entry.__table__, Challenge.__table__, SecondaryAuth.__table__
 _ENTRIES = Prepared(select(_entry.c.id, _entry.c.account_id, _entry.c.destination, _entry.c.created_at,
-                   _method.c.title)
+                   _entry.c.preferred, _method.c.title)
             .join_from(_entry, _method, _method.c.id == _entry.c.secondary_auth_id)
             .where(_entry.c.account_id == bindparam("account_id"))
             .order_by(_entry.c.id))
 _DELETE_CHALLENGES = Prepared(delete(_challenge).where(_challenge.c.entry_id == bindparam("entry_id")))
 _DELETE = Prepared(delete(_entry).where(_entry.c.id == bindparam("entry_id")))
+_PREFER = Prepared(update(_entry).where(_entry.c.account_id == bindparam("account_id"))
+                   .values(preferred=_entry.c.id == bindparam("entry_id")))
 _ANY_LEFT = Prepared(select(_entry.c.id).where(_entry.c.account_id == bindparam("account_id")).limit(1))
 
 
 def remove_entry(rt: Runtime, account: str, entry: str) -> dict:
     with rt.connection() as connection:
-        row = find_account(connection, account)
-        text = str(entry).strip()
-        matches = [
-            e for e in _ENTRIES.run(connection, {"account_id": row.id}).rows()
-            if (text.isdigit() and e.id == int(text)) or e.title == text or e.destination == text
-        ]
-        if len(matches) != 1:
-            what = "no" if not matches else "more than one"
-            raise NotFound(f"{what} 2FA entry {text[:60]!r} for this account: use its id")
-        found = matches[0]
+        found = _find_entry(connection, account, entry)
         data = entry_public(found, found.title)
         data["trusted_devices_revoked"] = delete_entry(connection, rt, found)
     notifications.notify(rt, found.account_id, "entry_deleted", destination=found.destination)
     return data
 
 
+def prefer_entry(rt: Runtime, account: str, entry: str) -> dict:
+    """Make ``entry`` the one a login uses when the account has several."""
+    with rt.connection() as connection:
+        found = _find_entry(connection, account, entry)
+        _PREFER.run(connection, {"account_id": found.account_id, "entry_id": found.id})
+        audit.record(connection, rt, "entry.prefer", account_id=found.account_id,
+                     target=str(found.id))
+        return {**entry_public(found, found.title), "preferred": True}
+
+
+def _find_entry(connection: Connection, account: str, entry: str):
+    row = find_account(connection, account)
+    text = str(entry).strip()
+    matches = [
+        e for e in _ENTRIES.run(connection, {"account_id": row.id}).rows()
+        if (text.isdigit() and e.id == int(text)) or e.title == text or e.destination == text
+    ]
+    if len(matches) != 1:
+        what = "no" if not matches else "more than one"
+        raise NotFound(f"{what} 2FA entry {text[:60]!r} for this account: use its id")
+    return matches[0]
+
+
 def delete_entry(connection: Connection, rt: Runtime, entry) -> int:
     """Delete an entry (an Entry, or a row with its ``id`` and ``account_id``); deleting an
-    account's last one revokes its trusted devices."""
+    account's last one revokes its trusted devices and deletes its recovery codes."""
     _DELETE_CHALLENGES.run(connection, {"entry_id": entry.id})
     _DELETE.run(connection, {"entry_id": entry.id})
     audit.record(connection, rt, "entry.delete", account_id=entry.account_id, target=str(entry.id))
     if _ANY_LEFT.first(connection, {"account_id": entry.account_id}) is None:
+        recovery.forget(connection, entry.account_id)
         return devices.revoke_all(connection, rt, entry.account_id, "last 2FA entry deleted")
     return 0
 
@@ -79,5 +96,6 @@ def entry_public(entry, method_title: str) -> dict:
         "method": method_title,
         "destination": mask_destination(entry.destination),
         "verified": True,
+        "preferred": bool(entry.preferred),
         "created_at": iso(entry.created_at),
     }

@@ -34,12 +34,15 @@ from twofa_cli.errors import Rejected
 from twofa_cli.runtime import Runtime
 from twofa_cli.security import SECRET_KEY_ENV, SecretKey, load_secret_key, write_private_file
 from twofa_cli.services import audit
-from twofa_cli.store.models import Challenge, Provider
+from twofa_cli.store.models import Challenge, Entry, Provider, RecoveryCode
 
 # Every column that holds a Fernet token of SecretKey. A new encrypted value joins
 # rotation and pruning by being listed here (tests/test_keys.py checks none is missing).
 ENCRYPTED_COLUMNS: tuple[InstrumentedAttribute, ...] = (
     Provider.secrets,
+    Entry.secret,  # TOTP secrets
+    Challenge.secret,  # TOTP secrets of enrolments not verified yet
+    RecoveryCode.recovery_key,  # the keys of the recovery-code HMACs (services/recovery.py)
 )
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
-from twofa_cli.errors import Rejected
+from twofa_cli.errors import NotFound, Rejected
 from twofa_cli.runtime import Runtime
 from twofa_cli.security import verify_password
 from twofa_cli.services import audit, devices, system
@@ -24,20 +24,23 @@ _PASSWORD_BY_ID = Prepared(select(_account.c.id, _account.c.password_hash)
                            .where(_account.c.id == bindparam("id")))
 _PASSWORD_BY_EMAIL = Prepared(select(_account.c.id, _account.c.password_hash)
                               .where(_account.c.email == bindparam("email")))
-# The account's newest 2FA entry, with its method and provider.
-_NEWEST_ENTRY = Prepared(
+# The account's 2FA entries with their methods and providers, the one a login uses first:
+# the preferred entry, else the first verified.
+_ENTRIES = Prepared(
     method_with_provider(_entry.c.id.label("entry_id"), _entry.c.destination)
     .join(_entry, _entry.c.secondary_auth_id == SecondaryAuth.__table__.c.id)
     .where(_entry.c.account_id == bindparam("account_id"))
-    .order_by(_entry.c.id.desc()).limit(1)
+    .order_by(_entry.c.preferred.desc(), _entry.c.id)
 )
 
 
 def login(
     rt: Runtime, account: str, password: str, *, device_token: str | None = None,
-    cookie: Callable[[int], str | None] | None = None,
+    cookie: Callable[[int], str | None] | None = None, method: str | None = None,
 ) -> dict:
-    """Check the password; then authenticate, or send a code to the newest 2FA entry.
+    """Check the password; then authenticate, or send a code to the preferred 2FA entry
+    (or to the entry of ``method``, a secondary auth id or title). For an authenticator
+    app nothing is sent: ``code_required``.
 
     An unknown account and a wrong password fail alike, in message and in time: the
     same lookup, one argon2 verification, the same audit insert. A client that keeps
@@ -61,15 +64,26 @@ def login(
             row = find_account(connection, account_id)
             if not system.is_active(row.allowed):
                 return _authenticated(connection, rt, row, "2FA inactive")
-            newest = _NEWEST_ENTRY.first(connection, {"account_id": row.id})
-            if newest is None:
+            entries = _ENTRIES.run(connection, {"account_id": row.id}).rows()
+            if not entries:
                 return _authenticated(connection, rt, row, "no 2FA entry")
+            chosen = _pick(entries, method)
             if devices.is_trusted(connection, rt, row, device_token):
                 return _authenticated(connection, rt, row, "trusted device")
-            return open_challenge(connection, rt, row, newest, purpose="login",
-                                  destination=newest.destination, entry_id=newest.entry_id)
+            return open_challenge(connection, rt, row, chosen, purpose="login",
+                                  destination=chosen.destination, entry_id=chosen.entry_id)
 
     return audited_send(rt, account_id, "code.sent", work)
+
+
+def _pick(entries: list, method: str | None):
+    if method is None:
+        return entries[0]
+    wanted = str(method).strip()
+    for entry in entries:
+        if wanted in (entry.method_title, str(entry.method_id)):
+            return entry
+    raise NotFound(f"no 2FA entry of method {wanted[:60]!r} for this account")
 
 
 def _lookup(connection: Connection, account: str):

@@ -165,11 +165,15 @@ def _advisory_locks(count: int) -> Prepared:
 
 
 def upsert_entry(connection: Connection, account_id: int, secondary_auth_id: int,
-                 destination: str, created_at) -> int:
-    """``INSERT`` an entry, or find the one already there; its id either way (``RETURNING``)."""
+                 destination: str, created_at, *, secret: str = "",
+                 last_step: int | None = None) -> int:
+    """``INSERT`` an entry, or find the one already there; its id either way (``RETURNING``).
+
+    A TOTP entry comes with its secret (a Fernet token) and the step that proved it."""
     return _upsert_entry(connection.dialect.name).one(connection, {
         "account_id": account_id, "secondary_auth_id": secondary_auth_id,
-        "destination": destination, "created_at": created_at,
+        "destination": destination, "created_at": created_at, "secret": secret,
+        "last_step": last_step, "preferred": False,
     }).id
 
 
@@ -182,4 +186,5 @@ def _upsert_entry(dialect_name: str) -> Prepared:
         index_elements=[_entry.c.account_id, _entry.c.secondary_auth_id, _entry.c.destination],
         # Rewrites the destination with itself: DO NOTHING would return no row for the one there.
         set_={"destination": statement.excluded.destination})
-        .returning(_entry.c.id), keys=("account_id", "secondary_auth_id", "destination", "created_at"))
+        .returning(_entry.c.id), keys=("account_id", "secondary_auth_id", "destination", "created_at",
+                                       "secret", "last_step", "preferred"))

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, CheckConstraint, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import (
+    JSON, BigInteger, CheckConstraint, Column, DateTime, Index, UniqueConstraint,
+)
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -57,8 +59,11 @@ class SecondaryAuth(SQLModel, table=True):
     """A 2FA method customers can pick ("Secondary Authentication Provider")."""
 
     __tablename__ = "secondary_auth"
+    __table_args__ = (CheckConstraint("kind IN ('code', 'totp')", name="ck_secondary_auth_kind"),)
     id: int | None = Field(default=None, primary_key=True)
-    provider_id: int = Field(foreign_key="provider.id", index=True)
+    # "code": a code sent through the provider; "totp": an authenticator app, no provider.
+    kind: str = Field(default="code", max_length=8, sa_column_kwargs={"server_default": "code"})
+    provider_id: int | None = Field(default=None, foreign_key="provider.id", index=True)
     title: str = Field(max_length=200, unique=True)
     created_at: datetime = Field(sa_column=_utc_column(nullable=False))
 
@@ -89,6 +94,12 @@ class Entry(SQLModel, table=True):
     account_id: int = Field(foreign_key="account.id", index=True)
     secondary_auth_id: int = Field(foreign_key="secondary_auth.id", index=True)
     destination: str = Field(max_length=254)
+    # TOTP entries: the Fernet token of the secret, and the last time step accepted
+    # (a step is never accepted twice).
+    secret: str = Field(default="", sa_column_kwargs={"server_default": ""})
+    last_step: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # The entry a login uses when the account has several (`twofa entry prefer`).
+    preferred: bool = Field(default=False, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(sa_column=_utc_column(nullable=False))
 
 
@@ -109,11 +120,28 @@ class Challenge(SQLModel, table=True):
     destination: str = Field(max_length=254)
     entry_id: int | None = Field(default=None, foreign_key="entry.id", index=True)
     code_hmac: str = Field(default="", max_length=64)
+    # A TOTP enrolment: the Fernet token of the secret issued, until ``verify`` proves it.
+    secret: str = Field(default="", sa_column_kwargs={"server_default": ""})
     status: str = Field(default="pending", max_length=12)  # pending | used | superseded
     attempts: int = 0  # wrong tries of the current code
     sends: int = 0
     last_sent_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     expires_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    created_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
+class RecoveryCode(SQLModel, table=True):
+    """One of an account's recovery codes: only its HMAC, keyed by a random key of its set."""
+
+    __tablename__ = "recovery_code"
+    __table_args__ = (UniqueConstraint("account_id", "code_hmac"),)
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    code_hmac: str = Field(max_length=64)
+    # Fernet token of the set's HMAC key (the same in each row of a set): not the secret
+    # key, so the hashes outlive `key rotate` and `key prune` (services/recovery.py).
+    recovery_key: str
+    used_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     created_at: datetime = Field(sa_column=_utc_column(nullable=False))
 
 

@@ -28,6 +28,7 @@ from twofa_cli.api import (
     DeliveryFailed,
     NotFound,
     Rejected,
+    SecretIssued,
     Throttled,
     TwoFactor,
     TwofaError,
@@ -96,7 +97,9 @@ def create_app(twofa: TwoFactor, *, session_secret: str | None = None) -> Starle
         request.session.update(account_id=account_id, csrf=secrets.token_urlsafe(32))
 
     def to(location: str, verification: Verification | None = None) -> Response:
-        response = RedirectResponse(location, status_code=303)
+        return trusting(RedirectResponse(location, status_code=303), verification)
+
+    def trusting(response: Response, verification: Verification | None) -> Response:
         if verification is not None and verification.device_token:
             response.set_cookie(TRUSTED_COOKIE, verification.device_token, max_age=max_age,
                                 path="/", secure=True, httponly=True, samesite="lax")
@@ -139,12 +142,14 @@ def create_app(twofa: TwoFactor, *, session_secret: str | None = None) -> Starle
             start_session(request, result.account.id)
             return to("/account")
         request.session.update(pending_login=result.account.id, sent_to=result.code.destination
-                               if result.code else "")
+                               if result.code else "",
+                               app=result.required.method if result.required else "")
         return to("/login/code")
 
     def login_code_page(request: Request, error: TwofaError | None = None) -> Response:
         pending_login(request)
-        return page(request, "login_code.html", error=error, sent_to=request.session.get("sent_to"))
+        return page(request, "login_code.html", error=error, sent_to=request.session.get("sent_to"),
+                    app=request.session.get("app"))
 
     def login_verify(request: Request) -> Response:
         account_id = pending_login(request)
@@ -154,6 +159,20 @@ def create_app(twofa: TwoFactor, *, session_secret: str | None = None) -> Starle
             return login_code_page(request, error)
         start_session(request, account_id)
         return to("/account", verified)
+
+    def login_recovery(request: Request) -> Response:
+        account_id = pending_login(request)
+        try:
+            verified = twofa.verify(account_id, "",
+                                    recovery_code=form(request).get("recovery_code", ""))
+        except TwofaError as error:
+            return login_code_page(request, error)
+        start_session(request, account_id)
+        left = verified.recovery_codes_remaining or 0
+        request.session["notice"] = (
+            f"You used a recovery code: {left} left." + (
+                " Make a new set soon." if left <= 2 else ""))
+        return to("/account")
 
     def login_resend(request: Request) -> Response:
         return send_new_code(request, pending_login(request), "/login/code", login_code_page)
@@ -167,14 +186,16 @@ def create_app(twofa: TwoFactor, *, session_secret: str | None = None) -> Starle
     def account_page(request: Request) -> Response:
         return page(request, "account.html", account=twofa.account(signed_in(request)))
 
-    def two_factor_page(request: Request, error: TwofaError | None = None) -> Response:
+    def two_factor_page(request: Request, error: TwofaError | None = None,
+                        **context: Any) -> Response:
         account_id = signed_in(request)
         methods = twofa.secondary_auths()
         chosen = request.session.get("method") or request.query_params.get("method")
         selected = next((m for m in methods if str(m.id) == str(chosen)), methods[0] if methods else None)
         return page(request, "two_factor.html", error=error, methods=methods, selected=selected,
                     entries=twofa.entries(account_id),
-                    enrolling=request.session.get("enrolling"), sent_to=request.session.get("sent_to"))
+                    enrolling=request.session.get("enrolling"), sent_to=request.session.get("sent_to"),
+                    app=request.session.get("app"), **context)
 
     def enroll(request: Request) -> Response:
         account_id = signed_in(request)
@@ -185,7 +206,11 @@ def create_app(twofa: TwoFactor, *, session_secret: str | None = None) -> Starle
                                 phone=fields.get("phone"), email=fields.get("email"))
         except TwofaError as error:
             return two_factor_page(request, error)
-        request.session.update(enrolling=True, sent_to=sent.destination)
+        if isinstance(sent, SecretIssued):
+            # The secret is shown in this response only: it never sits in the session cookie.
+            request.session.update(enrolling=True, sent_to="", app="your authenticator app")
+            return two_factor_page(request, issued=sent)
+        request.session.update(enrolling=True, sent_to=sent.destination, app="")
         return to("/account/two-factor")
 
     def enroll_verify(request: Request) -> Response:
@@ -194,9 +219,12 @@ def create_app(twofa: TwoFactor, *, session_secret: str | None = None) -> Starle
             verified = check_code(request, account_id)
         except TwofaError as error:
             return two_factor_page(request, error)
-        for key in ("enrolling", "sent_to", "method"):
+        for key in ("enrolling", "sent_to", "method", "app"):
             request.session.pop(key, None)
         request.session["notice"] = "Two-factor authentication is on for your account."
+        if verified.recovery_codes:  # shown this once, in this response
+            return trusting(two_factor_page(request, recovery_codes=verified.recovery_codes),
+                            verified)
         return to("/account/two-factor", verified)
 
     def enroll_resend(request: Request) -> Response:
@@ -239,6 +267,7 @@ def create_app(twofa: TwoFactor, *, session_secret: str | None = None) -> Starle
         Route("/login/code", login_code_page, methods=["GET"]),
         Route("/login/code", login_verify, methods=["POST"]),
         Route("/login/resend", login_resend, methods=["POST"]),
+        Route("/login/recovery", login_recovery, methods=["POST"]),
         Route("/logout", logout, methods=["POST"]),
         Route("/account", account_page, methods=["GET"]),
         Route("/account/two-factor", two_factor_page, methods=["GET"]),
