@@ -67,6 +67,10 @@ def shop(cli) -> None:
     ok(cli("config", "set", "sms.allowed_countries", "us,ca", "--json"))
 
 
+def authenticator_app(cli) -> None:
+    ok(cli("secondary-auth", "add", "--kind", "totp", "--title", "Authenticator app", "--json"))
+
+
 # -- the quick start ------------------------------------------------------------------------
 
 
@@ -97,6 +101,7 @@ def test_quick_start_runs_twice_and_the_second_run_changes_nothing(shell, tmp_pa
 def test_export_writes_references_never_secrets_the_database_url_or_environment_values(
         cli, home, database_url, monkeypatch, tmp_path):
     shop(cli)
+    authenticator_app(cli)
     monkeypatch.setenv("TWOFA_DELIVERY__MODE", "live")
     monkeypatch.setenv("TWOFA_THROTTLE__PROVIDER_HOURLY_CAP", "77")
     path = tmp_path / "twofa.toml"
@@ -113,6 +118,7 @@ def test_export_writes_references_never_secrets_the_database_url_or_environment_
     cdyne = next(p for p in document["providers"] if p["title"] == "Cdyne SMS")
     assert cdyne["license_key"] == "env:CDYNE_SMS_LICENSE_KEY"
     assert {"title": "Text message", "provider": "SMS"} in document["secondary_auth"]
+    assert {"title": "Authenticator app", "kind": "totp"} in document["secondary_auth"]
     assert "database" not in document["settings"]
     assert document["settings"]["delivery"]["mode"] == "simulate"  # the file's, not the env's
     assert document["settings"]["codes"]["ttl_seconds"] == 300
@@ -124,6 +130,7 @@ def test_export_writes_references_never_secrets_the_database_url_or_environment_
 def test_export_applied_to_a_second_empty_home_reproduces_it_and_again_changes_nothing(
         cli, home, tmp_path, other_database_url, monkeypatch):
     shop(cli)
+    authenticator_app(cli)
     path = tmp_path / "twofa.toml"
     assert cli("export", "--output", str(path)).exit_code == 0
     exported = tomllib.loads(path.read_text())
@@ -138,12 +145,15 @@ def test_export_applied_to_a_second_empty_home_reproduces_it_and_again_changes_n
     assert applied["applied"] is True
     assert {(c["action"], c["kind"], c["name"]) for c in applied["changes"]} >= {
         ("create", "provider", "SMS"), ("create", "provider", "Cdyne SMS"),
-        ("create", "secondary_auth", "Text message"), ("update", "audience", "customer"),
+        ("create", "secondary_auth", "Text message"),
+        ("create", "secondary_auth", "Authenticator app"), ("update", "audience", "customer"),
         ("update", "company_name", "company_name"), ("update", "setting", "codes.ttl_seconds")}
     assert tomllib.loads(cli("export").stdout) == exported
     providers = {p["title"]: p for p in ok(cli("provider", "list", "--json"))}
     assert providers["SMS"]["options"]["auth_token"] == "…" + TWILIO_TOKEN[-4:]
     assert providers["Cdyne SMS"]["options"]["license_key"] == "…" + CDYNE_KEY[-4:]
+    app = ok(cli("secondary-auth", "show", "Authenticator app", "--json"))
+    assert (app["kind"], app["provider"]) == ("totp", None)
 
     before = dump_store(other_database_url)
     assert ok(cli("apply", str(path), "--json")) == {"changes": [], "applied": False}
@@ -178,16 +188,47 @@ def test_apply_dry_run_prints_the_plan_masked_and_changes_nothing(cli, home, dat
 
 def test_apply_prunes_only_when_asked(cli, home, tmp_path, monkeypatch):
     shop(cli)
+    authenticator_app(cli)
     path = tmp_path / "twofa.toml"
     path.write_text('[[providers]]\ntitle = "Email"\nchannel = "smtp"\n\n'
                     '[[secondary_auth]]\ntitle = "Email code"\nprovider = "Email"\n')
     assert ok(cli("apply", str(path), "--json")) == {"changes": [], "applied": False}
     result = ok(cli("apply", str(path), "--prune", "--json"))
     assert {(c["action"], c["kind"], c["name"]) for c in result["changes"]} == {
-        ("delete", "secondary_auth", "Text message"), ("delete", "provider", "SMS"),
+        ("delete", "secondary_auth", "Text message"),
+        ("delete", "secondary_auth", "Authenticator app"), ("delete", "provider", "SMS"),
         ("delete", "provider", "Cdyne SMS")}
     assert [p["title"] for p in ok(cli("provider", "list", "--json"))] == ["Email"]
+    assert [m["title"] for m in ok(cli("secondary-auth", "list", "--json"))] == ["Email code"]
     assert ok(cli("apply", str(path), "--prune", "--json"))["changes"] == []
+
+
+def test_apply_creates_and_keeps_an_authenticator_app_and_refuses_a_change_of_kind(
+        cli, home, database_url, tmp_path):
+    ok(cli("provider", "add", "configio", "smtp", "--title", "Email", "--json"))
+    ok(cli("secondary-auth", "add", "--provider", "Email", "--title", "Email code", "--json"))
+    path = tmp_path / "twofa.toml"
+    path.write_text('[[providers]]\ntitle = "Email"\nchannel = "smtp"\n\n'
+                    '[[secondary_auth]]\ntitle = "Authenticator app"\nkind = "totp"\n\n'
+                    '[[secondary_auth]]\ntitle = "Email code"\nkind = "code"\n'
+                    'provider = "Email"\n')
+    result = ok(cli("apply", str(path), "--prune", "--json"))
+    assert [(c["action"], c["kind"], c["name"]) for c in result["changes"]] == [
+        ("create", "secondary_auth", "Authenticator app")]
+    assert ok(cli("secondary-auth", "show", "Authenticator app", "--json"))["kind"] == "totp"
+    assert ok(cli("apply", str(path), "--prune", "--json"))["changes"] == []
+
+    before = dump_store(database_url)
+    for document, where in [
+            ('[[secondary_auth]]\ntitle = "Email code"\nkind = "totp"\n',
+             "secondary_auth[0].kind: 'Email code' is a code method"),
+            ('[[secondary_auth]]\ntitle = "Authenticator app"\nprovider = "Email"\n',
+             "secondary_auth[0].kind: 'Authenticator app' is a totp method")]:
+        path.write_text(document)
+        run = cli("apply", str(path), "--json")
+        assert run.exit_code == 2, (run.stdout, run.stderr)
+        assert where in run.json["error"]["message"]
+    assert dump_store(database_url) == before
 
 
 @pytest.mark.parametrize("document, message", [
@@ -202,6 +243,14 @@ def test_apply_prunes_only_when_asked(cli, home, tmp_path, monkeypatch):
     ('[[providers]]\ntitle = "X"\nchannel = "carrier pigeon"\n', "providers[0].channel"),
     ('[[secondary_auth]]\ntitle = "Y"\nprovider = "Nowhere"\n',
      "secondary_auth[0].provider: no provider 'Nowhere'"),
+    ('[[secondary_auth]]\ntitle = "Y"\nkind = "sms"\nprovider = "Email"\n',
+     'secondary_auth[0].kind: must be "code" or "totp"'),
+    ('[[secondary_auth]]\ntitle = "Y"\nkind = "totp"\nprovider = "Email"\n',
+     "secondary_auth[0].provider: an authenticator app (totp) names no provider"),
+    ('[[secondary_auth]]\ntitle = "Y"\nkind = "code"\n',
+     "secondary_auth[0].provider: a code method names its provider"),
+    ('[[secondary_auth]]\ntitle = "Y"\n',
+     "secondary_auth[0].provider: a code method names its provider"),
     ('[settings.codes]\nttl_seconds = 5\n', "settings.codes.ttl_seconds: Input should be"),
     ('[settings.codes]\ncolour = 5\n', "settings.codes.colour: unknown setting"),
     ('[[providers]]\ntitle = 7\nchannel = "smtp"\n', "providers[0].title: must be a string"),

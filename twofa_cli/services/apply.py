@@ -49,7 +49,8 @@ class Desired:
     company_name: str | None = None
     audiences: dict[str, bool] = field(default_factory=dict)
     providers: dict[str, tuple[str, dict]] = field(default_factory=dict)  # title -> channel, options
-    methods: dict[str, str] = field(default_factory=dict)  # title -> provider title
+    # title -> (kind, provider title); an authenticator app ("totp") has no provider
+    methods: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)  # dotted key -> value
 
 
@@ -67,14 +68,21 @@ def export_document(rt: Runtime) -> dict:
         names: set[str] = set()
         document["providers"] = [_exported_provider(p, names) for p in rows]
         document["secondary_auth"] = [
-            {"title": method.title, "provider": provider.title}
-            for method, provider in session.exec(
-                select(SecondaryAuth, Provider)
-                .join(Provider, col(Provider.id) == SecondaryAuth.provider_id)
-                .order_by(col(SecondaryAuth.id)))
+            {"title": title, "provider": provider} if kind == "code"  # as before kinds came
+            else {"title": title, "kind": kind}
+            for title, (kind, provider) in _stored_methods(session).items()
         ]
     document["settings"] = _exported_settings(rt)
     return document
+
+
+def _stored_methods(session: Session) -> dict[str, tuple[str, str | None]]:
+    """Every method, as ``Desired.methods`` holds them: title -> (kind, provider title)."""
+    rows = session.exec(
+        select(SecondaryAuth.title, SecondaryAuth.kind, Provider.title)
+        .join(Provider, col(Provider.id) == SecondaryAuth.provider_id, isouter=True)
+        .order_by(col(SecondaryAuth.id)))
+    return {title: (kind, provider) for title, kind, provider in rows}
 
 
 def _exported_provider(provider: Provider, names: set[str]) -> dict:
@@ -168,13 +176,14 @@ def check_document(document: dict, *, layers, base: Path) -> Desired:
         desired.providers[title] = (channel, options)
     for index, item in enumerate(_tables(document, "secondary_auth")):
         where = f"secondary_auth[{index}]"
-        unknown = set(item) - {"title", "provider"}
+        unknown = set(item) - {"title", "kind", "provider"}
         if unknown:
-            raise BadInput(f"{where}.{sorted(unknown)[0][:40]}: unknown key; expected title, provider")
+            raise BadInput(f"{where}.{sorted(unknown)[0][:40]}: unknown key; "
+                           "expected title, kind, provider")
         title = _text(item.get("title"), f"{where}.title")
         if title in desired.methods:
             raise BadInput(f"{where}.title: {title!r} is named twice")
-        desired.methods[title] = _typed(item.get("provider"), str, f"{where}.provider")
+        desired.methods[title] = _checked_method(item, where)
     settings = _table(document, "settings")
     if "database" in settings:
         raise BadInput("settings.database: the database URL belongs to each host, not to an "
@@ -221,6 +230,19 @@ def _tables(document: dict, key: str) -> list[dict]:
     if not isinstance(items, list):
         raise BadInput(f"{key}: must be an array of tables ([[{key}]])")
     return [_typed(item, dict, f"{key}[{index}]") for index, item in enumerate(items)]
+
+
+def _checked_method(item: dict, where: str) -> tuple[str, str | None]:
+    kind = item.get("kind", "code")
+    if kind not in ("code", "totp"):
+        raise BadInput(f'{where}.kind: must be "code" or "totp"')
+    if kind == "totp":
+        if "provider" in item:
+            raise BadInput(f"{where}.provider: an authenticator app (totp) names no provider")
+        return kind, None
+    if "provider" not in item:
+        raise BadInput(f"{where}.provider: a code method names its provider")
+    return kind, _typed(item["provider"], str, f"{where}.provider")
 
 
 def _checked_provider(item: dict, where: str, base: Path) -> tuple[str, str, dict]:
@@ -293,9 +315,7 @@ def plan(session: Session, rt: Runtime, desired: Desired, file_values: dict, *,
             if differ:
                 changes.append(Change("update", "provider", title, differ))
 
-    methods = {m.title: (m, p.title) for m, p in session.exec(
-        select(SecondaryAuth, Provider).join(Provider, col(Provider.id) == SecondaryAuth.provider_id)
-        .order_by(col(SecondaryAuth.id)))}
+    methods = _stored_methods(session)
     kept_providers = set(desired.providers) | (set() if prune else set(current))
 
     def medium(provider: str) -> str:
@@ -303,19 +323,27 @@ def plan(session: Session, rt: Runtime, desired: Desired, file_values: dict, *,
             else current[provider].channel
         return channel_class(channel).medium
 
-    for index, (title, provider) in enumerate(desired.methods.items()):
-        if provider not in kept_providers:
-            raise BadInput(f"secondary_auth[{index}].provider: no provider {provider[:60]!r}"
+    for index, (title, (kind, provider)) in enumerate(desired.methods.items()):
+        where = f"secondary_auth[{index}]"
+        if provider is not None and provider not in kept_providers:
+            raise BadInput(f"{where}.provider: no provider {provider[:60]!r}"
                            + (" in the file" if prune and provider in current else ""))
         if title not in methods:
-            changes.append(Change("create", "secondary_auth", title, f"provider {provider}"))
-        elif methods[title][1] != provider:
-            old, new = medium(methods[title][1]), medium(provider)
+            changes.append(Change("create", "secondary_auth", title,
+                                  f"provider {provider}" if provider else kind))
+            continue
+        stored_kind, stored_provider = methods[title]
+        if stored_kind != kind:
+            # An entry holds an address or an app's key: neither serves the other kind.
+            raise BadInput(f"{where}.kind: {title!r} is a {stored_kind} method; its customers' "
+                           f"entries cannot become {kind} (give the new one another title)")
+        if stored_provider != provider:
+            old, new = medium(stored_provider), medium(provider)
             if old != new:
-                raise BadInput(f"secondary_auth[{index}].provider: {title!r} sends by {old}; "
+                raise BadInput(f"{where}.provider: {title!r} sends by {old}; "
                                f"its customers' entries cannot move to {new}")
             changes.append(Change("update", "secondary_auth", title,
-                                  f"provider {methods[title][1]} -> {provider}"))
+                                  f"provider {stored_provider} -> {provider}"))
 
     for key, value in desired.settings.items():
         if key not in file_values:
@@ -387,11 +415,13 @@ def _make(session: Session, rt: Runtime, change: Change, desired: Desired) -> No
     elif change.kind == "provider":
         providers.remove_provider(rt, str(_by_title(session, Provider, name).id), cascade=True)
     elif change.kind == "secondary_auth" and change.action == "create":
-        target = _by_title(session, Provider, desired.methods[name])
-        secondary_auth.add_secondary_auth(rt, provider=str(target.id), title=name)
+        kind, provider = desired.methods[name]
+        target = _by_title(session, Provider, provider) if provider is not None else None
+        secondary_auth.add_secondary_auth(rt, provider=target and str(target.id), title=name,
+                                          kind=kind)
     elif change.kind == "secondary_auth" and change.action == "update":
         method = _by_title(session, SecondaryAuth, name)
-        target = _by_title(session, Provider, desired.methods[name])
+        target = _by_title(session, Provider, desired.methods[name][1])
         method.provider_id = target.id
         session.add(method)
         audit.record(session, rt, "secondary_auth.update", target=f"{method.id}:{name}",
