@@ -20,7 +20,7 @@ from sqlmodel import select
 from tests.conftest import last_code
 from tests.test_customer_security import ALICE, PASSWORD, PHONE, enrolled, wrong, write_config
 from twofa_cli import security
-from twofa_cli.errors import Conflict, Rejected, Throttled, TwofaError
+from twofa_cli.errors import BadInput, Conflict, Rejected, Throttled, TwofaError
 from twofa_cli.runtime import open_runtime
 from twofa_cli.services import accounts, challenges, delivery, login, providers, secondary_auth
 from twofa_cli.services.enrollment import enroll
@@ -81,6 +81,19 @@ def test_both_failed_login_paths_run_exactly_one_argon2_verify_from_the_first_ca
             login.login(rt, attempts[name], "not the password")
         per_path[name] = dict(argon2_calls)
     assert per_path == {"unknown": {"verify": 1}, "wrong_password": {"verify": 1}}
+
+
+def test_text_no_account_can_have_is_refused_by_the_library_on_every_store(
+    rt, sms_setup, argon2_calls,
+):
+    """Not UTF-8 (a lone surrogate, as Python makes of undecodable argv) is bad input, not
+    an encoding error from the driver; too long fails like any unknown account."""
+    with pytest.raises(BadInput, match="UTF-8"):
+        login.login(rt, "al\udcffice@example.com", "not the password")
+    assert dict(argon2_calls) == {}
+    with pytest.raises(Rejected, match="wrong email or password"):
+        login.login(rt, "a" * 290 + "@example.com", "not the password")
+    assert dict(argon2_calls) == {"verify": 1}
 
 
 def test_the_dummy_hash_has_the_configured_parameters_and_matches_nothing():

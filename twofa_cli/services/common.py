@@ -20,7 +20,7 @@ MAX_SQL_INTEGER = 2**63 - 1  # SQLite's INTEGER and PostgreSQL's BIGINT end here
 
 def find(session: Session, model: type[Model], ident: str | int, *, by: str, what: str) -> Model:
     """Fetch a row by numeric id or by its ``by`` column (title, email)."""
-    text, number, value = _keys(ident, by)
+    text, number, value = lookup_keys(ident, by)
     row = session.get(model, number) if number is not None else None
     if row is None and value is not None:
         row = session.exec(_lookup(model, by), params={"value": value}).first()
@@ -33,7 +33,7 @@ def find_row(connection: Connection, by_id: Prepared, by_value: Prepared, ident:
              *, by: str, what: str):
     """``find`` for the hot path: the first row of ``by_id`` (bound ``:id``) or of
     ``by_value`` (bound ``:value``), both statements prepared once by the caller."""
-    text, number, value = _keys(ident, by)
+    text, number, value = lookup_keys(ident, by)
     row = by_id.first(connection, {"id": number}) if number is not None else None
     if row is None and value is not None:
         row = by_value.first(connection, {"value": value})
@@ -42,14 +42,14 @@ def find_row(connection: Connection, by_id: Prepared, by_value: Prepared, ident:
     return row
 
 
-def _keys(ident: str | int, by: str) -> tuple[str, int | None, str | None]:
+def lookup_keys(ident: str | int, by: str) -> tuple[str, int | None, str | None]:
     """``ident`` as typed, as a numeric id and as a ``by`` value (None: no row can match)."""
     text = str(ident).strip()
     # ASCII digits only ("²" is a digit to str.isdigit but not to int), and no more than
     # fit a 64-bit key (SQLite overflows past that, int() refuses 4,300 digits).
     number = int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
     value = None
-    if len(text) <= 300 and _is_utf8(text):
+    if len(text) <= 300 and is_utf8(text):
         value = text.lower() if by == "email" else text
     return text, number, value
 
@@ -60,7 +60,7 @@ def _lookup(model: type[Model], by: str):
     return select(model).where(getattr(model, by) == bindparam("value"))
 
 
-def _is_utf8(text: str) -> bool:
+def is_utf8(text: str) -> bool:
     """False for argv bytes that were not UTF-8 (lone surrogates): no row can match them."""
     try:
         text.encode("utf-8")

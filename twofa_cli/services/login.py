@@ -7,13 +7,14 @@ from collections.abc import Callable
 from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
-from twofa_cli.errors import NotFound, Rejected
+from twofa_cli.errors import BadInput, NotFound, Rejected
 from twofa_cli.runtime import Runtime
 from twofa_cli.security import verify_password
 from twofa_cli.services import audit, devices, system
 from twofa_cli.services.challenges import (
     audited_send, find_account, method_with_provider, open_challenge,
 )
+from twofa_cli.services.common import is_utf8, lookup_keys
 from twofa_cli.store.core import Prepared
 from twofa_cli.store.models import Account, Entry, SecondaryAuth
 
@@ -47,6 +48,8 @@ def login(
     trusted-device cookies per account passes ``cookie`` (account id -> token), read
     only once the password is right, instead of looking the account up beforehand.
     """
+    if not is_utf8(str(account)):  # undecodable argv bytes: no account, nothing to audit
+        raise BadInput("the account is not UTF-8 text")
     with rt.connection() as connection:
         row = _lookup(connection, account)
     # argon2 runs outside any transaction: it must not hold the store's write lock.
@@ -87,10 +90,12 @@ def _pick(entries: list, method: str | None):
 
 
 def _lookup(connection: Connection, account: str):
-    text = str(account).strip().lower()
-    if text.isascii() and text.isdigit() and len(text) <= 18:  # a 64-bit id, as common.find
-        return _PASSWORD_BY_ID.first(connection, {"id": int(text)})
-    return _PASSWORD_BY_EMAIL.first(connection, {"email": text[:254]})
+    """The account's id and password hash, or None; text too long for any account finds
+    nothing, like any unknown email."""
+    _, number, email = lookup_keys(account, "email")
+    if number is not None:
+        return _PASSWORD_BY_ID.first(connection, {"id": number})
+    return None if email is None else _PASSWORD_BY_EMAIL.first(connection, {"email": email})
 
 
 def _authenticated(connection: Connection, rt: Runtime, account, reason: str) -> dict:
