@@ -114,26 +114,22 @@ def enforce_caps(rt: Runtime, provider, counts) -> None:
     """Raise Throttled if ``counts`` (a row of ``CAP_COLUMNS``) reach either cap."""
     throttle = rt.settings.throttle
     if counts.to_destination >= throttle.max_per_destination_per_hour:
+        wait = seconds_until(rt, counts.to_destination_oldest + HOUR)
         raise Throttled(
             f"{throttle.max_per_destination_per_hour} codes were sent to this destination in the "
-            f"last hour: try again in {_wait(rt, counts.to_destination_oldest)}",
-            retry_after=seconds_until(rt, counts.to_destination_oldest + HOUR),
+            f"last hour: try again in {wait} s", retry_after=wait,
         )
     if counts.by_provider >= throttle.provider_hourly_cap:
+        wait = seconds_until(rt, counts.by_provider_oldest + HOUR)
         raise Throttled(
             f"provider {provider.title!r} reached its cap of {throttle.provider_hourly_cap} "
-            f"messages an hour: try again in {_wait(rt, counts.by_provider_oldest)}",
-            retry_after=seconds_until(rt, counts.by_provider_oldest + HOUR),
+            f"messages an hour: try again in {wait} s", retry_after=wait,
         )
 
 
 def seconds_until(rt: Runtime, moment: datetime) -> int:
     """Whole seconds to wait for ``moment`` (at least 1): a throttled error's retry_after."""
     return max(1, int((moment - rt.now()).total_seconds()) + 1)
-
-
-def _wait(rt: Runtime, oldest: datetime) -> str:
-    return f"{seconds_until(rt, oldest + HOUR)} s"
 
 
 def deliver(
