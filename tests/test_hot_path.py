@@ -15,7 +15,7 @@ from sqlalchemy import event
 from tests.conftest import last_code
 from tests.test_customer_security import ALICE, PHONE, wrong
 from twofa_cli.errors import Rejected
-from twofa_cli.services import challenges, login
+from twofa_cli.services import challenges, login, providers
 from twofa_cli.services.enrollment import enroll
 
 METHOD = "Text message"
@@ -57,44 +57,52 @@ def work(statements: list[str]) -> list[str]:
     return [s for s in statements if not s.lstrip().upper().startswith(TRANSACTION_CONTROL)]
 
 
-@pytest.fixture
-def notice_sql(sent_sql, monkeypatch) -> list[str]:
-    """The statements of the customer's notices, taken out of ``sent_sql``.
+def split_notice(statements: list[str]) -> tuple[list[str], list[str]]:
+    """The verification's own statements and its notice's, between SAVEPOINT and RELEASE.
 
-    A notice (rule 27) is sent in a transaction of its own once the change committed,
-    so that its failure never undoes it; it is counted apart from the cycle's.
+    In simulate mode the notice (rule 27) is written inside the verification's
+    transaction under a savepoint, so that its failure never undoes the change; it is
+    counted apart from the cycle's.
     """
-    seen: list[str] = []
-    notify = challenges.notifications.notify
-
-    def counted(*args, **kwargs):
-        before = len(sent_sql)
-        try:
-            return notify(*args, **kwargs)
-        finally:
-            seen.extend(sent_sql[before:])
-            del sent_sql[before:]
-
-    monkeypatch.setattr(challenges.notifications, "notify", counted)
-    return seen
+    marks = [i for i, s in enumerate(statements) if "SAVEPOINT" in s.upper()]
+    assert len(marks) == 2, statements
+    start, end = marks
+    assert statements[end].upper().startswith("RELEASE"), statements
+    return statements[:start] + statements[end + 1:], statements[start + 1:end]
 
 
-def test_one_enrol_verify_cycle_sends_at_most_14_statements(rt, sms_setup, sent_sql, notice_sql):
+def test_one_enrol_verify_cycle_sends_at_most_14_statements(rt, sms_setup, sent_sql):
     enroll(rt, ALICE, method=METHOD, phone=PHONE)
     sending = len(work(sent_sql))
     code = last_code(rt)
     sent_sql.clear()
     result = challenges.verify(rt, ALICE, code)
     assert result.status == "verified"
-    cycle = sending + len(work(sent_sql))
+    checking, notice = split_notice(sent_sql)
+    cycle = sending + len(work(checking))
     assert cycle <= MAX_STATEMENTS_PER_CYCLE, sent_sql
     assert len(result.recovery_codes) == 10  # the first entry's, in the same cycle
     # The "entry added" notice: its read and its audit row (no SMTP provider: skipped).
-    assert len(work(notice_sql)) <= MAX_STATEMENTS_PER_NOTICE, notice_sql
-    if rt.engine.dialect.name == "sqlite":  # after the verification's COMMIT, a BEGIN of its own
-        assert sent_sql[-1] == "COMMIT" and notice_sql[0].startswith("BEGIN"), notice_sql
+    assert len(notice) <= MAX_STATEMENTS_PER_NOTICE, notice
+    # Inside the verification's one transaction, after its last statement but the COMMIT.
+    assert [s for s in sent_sql if s.upper().startswith("BEGIN")] == (
+        ["BEGIN IMMEDIATE"] if rt.engine.dialect.name == "sqlite" else [])
+    if rt.engine.dialect.name == "sqlite":
+        assert sent_sql[-1] == "COMMIT" and sent_sql[-2].upper().startswith("RELEASE"), sent_sql
     # Nothing to forgive, nothing pending to supersede: no UPDATE that changes nothing.
     assert not [s for s in sent_sql if s.lstrip().upper().startswith("UPDATE ACCOUNT")]
+
+
+def test_a_simulated_notice_with_a_provider_is_three_statements(rt, sms_setup, sent_sql):
+    """With the platform's SMTP provider the notice is its read, the outbox row and the audit row."""
+    providers.add_provider(rt, channel="smtp", title="Email")
+    enroll(rt, ALICE, method=METHOD, phone=PHONE)
+    code = last_code(rt)
+    sent_sql.clear()
+    challenges.verify(rt, ALICE, code)
+    _, notice = split_notice(sent_sql)
+    assert len(notice) == MAX_STATEMENTS_PER_NOTICE, notice
+    assert [s.split("(")[0].split()[2] for s in notice[1:]] == ["outbox", "audit"], notice
 
 
 def test_a_success_after_a_wrong_code_still_forgives_the_failure(rt, sms_setup, sent_sql):

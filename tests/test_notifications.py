@@ -248,6 +248,44 @@ def test_a_store_error_in_the_notice_does_not_fail_the_verification(rt, notified
     assert [d["state"] for d in devices.list_devices(rt, ALICE)] == ["active"]
 
 
+def test_a_notice_the_store_refuses_half_way_is_undone_alone(rt, notified, monkeypatch):
+    """In simulate mode the notices are written inside the verification's transaction.
+
+    A statement the database refuses after the outbox row was written must take that row
+    back, and only it: on PostgreSQL a failed statement aborts the whole transaction (the
+    entry, the device, the spent code) unless a savepoint holds it; on SQLite a half-written
+    notice would stay in the outbox with no audit row.
+    """
+    from twofa_cli.services import notifications
+
+    def refused(connection, *args, **kwargs):
+        connection.exec_driver_sql("INSERT INTO audit (action) VALUES (NULL)")  # NOT NULL
+
+    enroll(rt, ALICE, method="Text message", phone=PHONE)
+    monkeypatch.setattr(notifications, "_audit_sent", refused)
+    result = challenges.verify(rt, ALICE, last_code(rt), trust_device=True, device="laptop")
+    assert result.status == "verified" and result.device_token
+    assert [d["state"] for d in devices.list_devices(rt, ALICE)] == ["active"]
+    assert [e["id"] for e in entries.list_entries(rt, ALICE)] == [result.entry_id]
+    assert notices(rt) == []
+    [failed] = audited(rt, "notification.failed")
+    assert failed.detail == "entry_added, device_trusted: the store refused it (IntegrityError)"
+    assert audited(rt, "notification.sent") == []
+
+
+def test_a_verification_rolled_back_leaves_no_notice(rt, notified):
+    """Written in its transaction, a notice exists exactly when the change does."""
+    enroll(rt, ALICE, method="Text message", phone=PHONE)
+
+    def cannot_keep(account_id, token):
+        raise OSError("cookie jar is read-only")
+
+    with pytest.raises(OSError):
+        challenges.verify(rt, ALICE, last_code(rt), trust_device=True, keep_token=cannot_keep)
+    assert notices(rt) == [] and audited(rt, "notification.sent") == []
+    assert entries.list_entries(rt, ALICE) == []
+
+
 def test_removing_a_method_tells_each_customer_who_lost_an_entry(rt, notified):
     enrol_phone(rt)
     secondary_auth.remove_secondary_auth(rt, "Text message")

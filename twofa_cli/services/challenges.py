@@ -414,23 +414,28 @@ def verify(
             result = _complete(connection, rt, row, trust_device, device, step=step)
             if recovery_code is not None:
                 result.recovery_codes_remaining = recovery.remaining(connection, row.id)
+            # Simulate mode writes them here; live mode sends them once this commits.
+            later = notifications.notify_within(connection, rt, row.id, _notices(row, result))
             if result.device_token and keep_token is not None:
                 keep_token(row.id, result.device_token)  # every statement has run: none can fail after
     if failure is not None:
         raise failure
-    _tell_customer(rt, row, result)
+    for event, destination in later:
+        notifications.notify(rt, row.id, event, destination=destination)
     return result
 
 
-def _tell_customer(rt: Runtime, account: Row, result: Verified) -> None:
-    """The notices of a committed verification (rule 27): a new entry, a recovery code
+def _notices(account: Row, result: Verified) -> list[tuple[notifications.Event, str | None]]:
+    """What a verification tells the customer (rule 27): a new entry, a recovery code
     used, a trusted device."""
+    told: list[tuple[notifications.Event, str | None]] = []
     if result.status == "verified":
-        notifications.notify(rt, account.id, "entry_added", destination=account.destination)
+        told.append(("entry_added", account.destination))
     if result.recovery_codes_remaining is not None:
-        notifications.notify(rt, account.id, "recovery_code_used")
+        told.append(("recovery_code_used", None))
     if result.trusted_device:
-        notifications.notify(rt, account.id, "device_trusted")
+        told.append(("device_trusted", None))
+    return told
 
 
 def _claim(connection: Connection, rt: Runtime, challenge_id: int, given: str) -> bool:

@@ -4,18 +4,29 @@ A notice goes to the account's email through the platform's SMTP ("Configio") pr
 or to the outbox in simulate mode. It names the event, the time and the company, never a
 code, secret, token or full destination.
 
-Call ``notify`` once the change has committed: a notice that cannot be delivered is
-audited (``notification.failed``) and never undoes the change, and in live mode the relay
-is talked to outside any transaction, so a slow relay holds no lock. Notices are not
-counted against the send caps: they follow events a right code (or an authenticated
-customer) already paid for, so they cannot be used to spend the budget codes need.
+A notice that cannot be delivered is audited (``notification.failed``) and never undoes
+the change. Two ways in:
+
+- ``notify`` once the change has committed, in a transaction of its own; in live mode the
+  relay is talked to outside any transaction, so a slow relay holds no lock.
+- ``notify_within`` inside the change's transaction (the customer's verification, the hot
+  path): in simulate mode the notice is two rows, written there under a SAVEPOINT, so it
+  costs no transaction of its own and exists exactly when the change commits; a failure
+  rolls back to the savepoint only. In live mode it hands the notices back for ``notify``.
+
+Notices are not counted against the send caps: they follow events a right code (or an
+authenticated customer) already paid for, so they cannot be used to spend the budget
+codes need.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from contextlib import suppress
 from typing import Literal
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from twofa_cli.channels import Message
@@ -24,7 +35,7 @@ from twofa_cli.runtime import Runtime
 from twofa_cli.security import mask_destination
 from twofa_cli.services import audit, delivery, system
 from twofa_cli.services.providers import open_channel
-from twofa_cli.store.core import Prepared
+from twofa_cli.store.core import Prepared, savepoint
 from twofa_cli.store.models import Account, Provider
 
 Event = Literal["entry_added", "entry_deleted", "device_trusted", "recovery_code_used",
@@ -79,23 +90,41 @@ def notify(rt: Runtime, account_id: int, event: Event, *,
         return "failed"
 
 
+def notify_within(connection: Connection, rt: Runtime, account_id: int,
+                  events: Sequence[tuple[Event, str | None]]) -> list[tuple[Event, str | None]]:
+    """Deal with ``events`` (each with its destination, or None) inside the change's own
+    transaction where the store alone can; what is left to ``notify`` once it committed.
+
+    In simulate mode all of them are written here, under one SAVEPOINT: a store error rolls
+    back the notices only, is audited, and leaves the change to commit. In live mode none
+    is: a relay is never talked to inside a transaction, so all are handed back.
+    """
+    for event, _ in events:
+        if event not in _WORDING:
+            raise ValueError(f"unknown notification event {event!r}")
+    if not events or rt.settings.delivery.mode == "live":
+        return list(events)
+    try:
+        with savepoint(connection):
+            row = _RECIPIENT.first(connection, {"account_id": account_id})
+            for event, destination in events:
+                _settle(connection, rt, row, account_id, event, destination)
+    except SQLAlchemyError as exc:
+        with suppress(SQLAlchemyError), savepoint(connection):
+            audit.record(connection, rt, "notification.failed", account_id=account_id,
+                         outcome="failed", detail=f"{', '.join(e for e, _ in events)}: "
+                                                  f"the store refused it ({type(exc).__name__})")
+    return []
+
+
 def _notify(rt: Runtime, account_id: int, event: str, destination: str | None) -> Outcome:
     with rt.connection() as connection:
         row = _RECIPIENT.first(connection, {"account_id": account_id})
-        if row is None:  # the account is gone: nobody to tell
-            return "skipped"
-        if row.id is None:
-            audit.record(connection, rt, "notification.skipped", account_id=account_id,
-                         outcome="skipped", detail=f"{event}: no SMTP provider")
-            return "skipped"
-        message = notice(rt, event, to=row.email, company=row.company or "",
-                         destination=destination)
-        if rt.settings.delivery.mode != "live":
-            delivery.simulate(connection, rt, row, message)
-            _audit_sent(connection, rt, account_id, event, row.email, "simulated")
-            return "simulated"
+        settled = _settle(connection, rt, row, account_id, event, destination)
+        if settled is not None:
+            return settled
     try:  # outside any transaction: the relay may take its time, the store is not held
-        receipt = open_channel(rt, row).send(message)
+        receipt = open_channel(rt, row).send(_message(rt, row, event, destination))
     except TwofaError as exc:
         with rt.connection() as connection:
             audit.record(connection, rt, "notification.failed", account_id=account_id,
@@ -105,6 +134,27 @@ def _notify(rt: Runtime, account_id: int, event: str, destination: str | None) -
     with rt.connection() as connection:
         _audit_sent(connection, rt, account_id, event, row.email, receipt.status)
     return "sent"
+
+
+def _settle(connection: Connection, rt: Runtime, row, account_id: int, event: str,
+            destination: str | None) -> Outcome | None:
+    """What the store alone does with a notice: nobody to tell, no provider to send with
+    (audited), or the outbox in simulate mode. None: it is for the relay."""
+    if row is None:  # the account is gone: nobody to tell
+        return "skipped"
+    if row.id is None:
+        audit.record(connection, rt, "notification.skipped", account_id=account_id,
+                     outcome="skipped", detail=f"{event}: no SMTP provider")
+        return "skipped"
+    if rt.settings.delivery.mode == "live":
+        return None
+    delivery.simulate(connection, rt, row, _message(rt, row, event, destination))
+    _audit_sent(connection, rt, account_id, event, row.email, "simulated")
+    return "simulated"
+
+
+def _message(rt: Runtime, row, event: str, destination: str | None) -> Message:
+    return notice(rt, event, to=row.email, company=row.company or "", destination=destination)
 
 
 def notice(rt: Runtime, event: str, *, to: str, company: str,
