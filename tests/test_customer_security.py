@@ -56,10 +56,14 @@ def challenge_rows(rt) -> list[Challenge]:
 
 def test_rule01_codes_come_from_secrets_and_have_the_configured_length(monkeypatch):
     calls = []
-    real_choice = security.secrets.choice
-    monkeypatch.setattr(security.secrets, "choice", lambda seq: calls.append(1) or real_choice(seq))
+    real_randbelow = security.secrets.randbelow
+    monkeypatch.setattr(security.secrets, "randbelow",
+                        lambda bound: calls.append(bound) or real_randbelow(bound))
     code = security.generate_code()
-    assert len(code) == 6 and code.isdigit() and len(calls) == 6
+    assert len(code) == 6 and code.isdigit() and calls == [10 ** 6]  # every code equally likely
+    monkeypatch.setattr(security.secrets, "randbelow", lambda bound: 42)
+    assert security.generate_code() == "000042"  # leading zeros are digits of the code
+    monkeypatch.setattr(security.secrets, "randbelow", real_randbelow)
     assert len(security.generate_code(10)) == 10
     assert "random" not in vars(security)
     assert len({security.generate_code() for _ in range(200)}) > 190

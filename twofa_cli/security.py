@@ -23,7 +23,7 @@ SECRET_KEY_ENV = "TWOFA_SECRET_KEY"
 
 def generate_code(length: int = 6) -> str:
     """A uniformly random numeric code from the OS CSPRNG (never ``random``)."""
-    return "".join(secrets.choice("0123456789") for _ in range(length))
+    return f"{secrets.randbelow(10 ** length):0{length}d}"
 
 
 def new_device_token() -> str:
