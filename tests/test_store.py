@@ -114,3 +114,25 @@ def test_unreachable_postgresql_is_a_one_line_error_without_the_password(cli, mo
 def test_sqlite_file_in_a_missing_folder_is_a_clean_error(tmp_path):
     with pytest.raises(DatabaseUnavailable, match="cannot create the database file"):
         make_engine(f"sqlite:///{tmp_path / 'missing' / 'twofa.db'}")
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("moment", [
+    datetime(2026, 1, 15, 12, 0, tzinfo=UTC),
+    datetime(2026, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+    datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC),
+    datetime(2026, 1, 15, 12, 0),  # naive: taken as UTC
+    datetime(2026, 6, 1, 14, 30, 15, 250_000).astimezone(),  # another zone
+])
+def test_timestamps_are_stored_as_sqlalchemy_formats_them(rt, moment):
+    """The hot path's timestamp binding (models._sqlite_datetime) writes SQLAlchemy's own
+    SQLite storage format, so old rows and new compare and sort alike."""
+    from sqlalchemy.dialects.sqlite import DATETIME
+
+    from twofa_cli.store.models import UTCDateTime
+
+    dialect = rt.engine.dialect
+    fast = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    utc = moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+    assert fast(moment) == DATETIME().bind_processor(dialect)(utc)
+    assert fast(None) is None
