@@ -58,9 +58,9 @@ class Prepared:
             compiled = self._compiled[dialect] = _Compiled(self.statement, dialect, self.keys)
         cursor = connection.connection.dbapi_connection.cursor()
         arguments = compiled.arguments(params or {})
-        # The engine's trace hooks still see every statement (tests count them); with no
-        # listener, as in production, this is one attribute test.
-        traced = bool(connection.dispatch.before_cursor_execute or connection.dispatch.after_cursor_execute)
+        # The engine's trace hooks still see every statement (tests count them). With no
+        # listener, as in production, this is the test SQLAlchemy's own execute makes.
+        traced = connection._has_events or connection.engine._has_events
         if traced:
             connection.dispatch.before_cursor_execute(connection, cursor, compiled.sql, arguments,
                                                       None, False)
