@@ -159,10 +159,20 @@ _ACCOUNT = (
     " (SELECT value FROM setting WHERE \"key\" = 'company_name'),"
     " challenge.id, challenge.purpose, challenge.secondary_auth_id, challenge.destination,"
     " challenge.entry_id, challenge.code_hmac, challenge.attempts, challenge.sends,"
-    " challenge.last_sent_at, challenge.expires_at"
+    " challenge.last_sent_at, challenge.expires_at, challenge.secret,"
+    " (SELECT recovery_key FROM recovery_code WHERE account_id = account.id LIMIT 1),"
+    " secondary_auth.kind, entry.secret"
     " FROM account LEFT OUTER JOIN challenge ON challenge.id = (SELECT p.id FROM challenge AS p"
     " WHERE p.account_id = account.id AND p.status = 'pending' ORDER BY p.id DESC LIMIT 1)"
+    " LEFT OUTER JOIN secondary_auth ON secondary_auth.id = challenge.secondary_auth_id"
+    " LEFT OUTER JOIN entry ON entry.id = challenge.entry_id"
     " WHERE account.email = ?")
+# The notice's recipient: the account's email, the company and the oldest SMTP provider.
+_RECIPIENT = (
+    "SELECT account.email, (SELECT value FROM setting WHERE \"key\" = 'company_name'),"
+    " provider.id, provider.channel, provider.title, provider.options, provider.secrets"
+    " FROM account LEFT OUTER JOIN provider ON provider.id = (SELECT id FROM provider"
+    " WHERE channel = 'smtp' ORDER BY id LIMIT 1) WHERE account.id = ?")
 _METHOD = ("SELECT provider.id, provider.channel, provider.title, provider.options, provider.secrets,"
            " secondary_auth.id, secondary_auth.title FROM secondary_auth"
            " JOIN provider ON provider.id = secondary_auth.provider_id WHERE secondary_auth.title = ?")
@@ -295,7 +305,7 @@ class RawCycle:
                 raise NotFound(account)
             (account_id, _is_admin, locked_until, failures, lockouts, _allowed, _company,
              challenge_id, _purpose, method_id, destination, _entry, code_hmac, attempts,
-             _sends, _last, expires) = row
+             _sends, _last, expires, challenge_secret, recovery_key, _kind, _entry_secret) = row
             now = self.ts(rt.now())
             if locked_until is not None and locked_until > now:
                 raise Throttled("locked")
@@ -306,7 +316,8 @@ class RawCycle:
             given = rt.key.code_hmac(challenge_id, code)
             if not codes_match(code_hmac, given):
                 raise Rejected("wrong code")
-            claimed = q("UPDATE challenge SET status = 'used' WHERE id = ? AND status = 'pending'"
+            claimed = q("UPDATE challenge SET status = 'used', secret = '' WHERE id = ?"
+                        " AND status = 'pending'"
                         " AND code_hmac = ? AND attempts < ? AND expires_at > ?",
                         (challenge_id, given, settings.codes.max_attempts, now)).rowcount
             if claimed != 1:
@@ -315,17 +326,41 @@ class RawCycle:
                 q("UPDATE account SET failed_verifications = 0, locked_until = NULL, lockouts = 0"
                   " WHERE id = ?", (account_id,))
             (entry_id,), = q(
-                "INSERT INTO entry (account_id, secondary_auth_id, destination, created_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (account_id, secondary_auth_id, destination)"
+                "INSERT INTO entry (account_id, secondary_auth_id, destination, created_at, secret,"
+                " last_step, preferred) VALUES (?, ?, ?, ?, ?, NULL, ?)"
+                " ON CONFLICT (account_id, secondary_auth_id, destination)"
                 " DO UPDATE SET destination = excluded.destination RETURNING id",
-                (account_id, method_id, destination, now)).fetchall()
+                (account_id, method_id, destination, now, challenge_secret, False)).fetchall()
+            if not recovery_key:  # every account of the built store has its set already
+                raise AssertionError("a first entry: the raw cycle does not issue recovery codes")
             q("INSERT INTO audit (at, actor, action, account_id, target, outcome, detail)"
               " VALUES (?, ?, 'entry.verified', ?, ?, 'ok', '')", (now, rt.actor, account_id, str(entry_id)))
+            self._notice(account_id, destination, now)
             self.db.execute("COMMIT")
             return entry_id
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
+
+
+    def _notice(self, account_id: int, destination: str, now) -> None:
+        """The "method added" notice (rule 27), as twofa writes it in simulate mode: inside
+        the verification's transaction, under a savepoint."""
+        from twofa_cli.security import mask_destination
+        from twofa_cli.services.notifications import notice
+
+        q = self._q
+        q("SAVEPOINT twofa_part")
+        email, company, *_provider = q(_RECIPIENT, (account_id,)).fetchone()
+        message = notice(self.rt, "entry_added", to=email, company=company or "",
+                         destination=destination)
+        q('INSERT INTO outbox ("to", channel, subject, body, code, created_at)'
+          " VALUES (?, 'email', ?, ?, NULL, ?) RETURNING id",
+          (email, message.subject, message.text, now)).fetchall()
+        q("INSERT INTO audit (at, actor, action, account_id, target, outcome, detail)"
+          " VALUES (?, ?, 'notification.sent', ?, ?, 'simulated', 'entry_added')",
+          (now, self.rt.actor, account_id, mask_destination(email)))
+        q("RELEASE SAVEPOINT twofa_part")
 
 
 def raw_cycles(raw: RawCycle, reader, work: list[tuple[str, str]]) -> tuple[float, float]:
