@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from functools import cache
 
 from sqlalchemy import (
-    JSON, BigInteger, CheckConstraint, Column, DateTime, Index, UniqueConstraint, text,
+    JSON, BigInteger, CheckConstraint, Column, DateTime, Index, UniqueConstraint,
 )
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -140,10 +140,6 @@ class Challenge(SQLModel, table=True):
     __tablename__ = "challenge"
     __table_args__ = (
         Index("ix_challenge_account_status", "account_id", "status"),
-        # Found by entry only when the entry is deleted; an enrolment's challenge has none,
-        # so it costs the enrolment no index write.
-        Index("ix_challenge_entry_id", "entry_id", sqlite_where=text("entry_id IS NOT NULL"),
-              postgresql_where=text("entry_id IS NOT NULL")),
         # A misspelt state would hide a challenge from every query: refuse it in the store.
         CheckConstraint("status IN ('pending', 'used', 'superseded')", name="ck_challenge_status"),
         CheckConstraint("purpose IN ('enroll', 'login')", name="ck_challenge_purpose"),
@@ -153,7 +149,7 @@ class Challenge(SQLModel, table=True):
     purpose: str = Field(max_length=8)  # "enroll" | "login"
     secondary_auth_id: int = Field(foreign_key="secondary_auth.id", index=True)
     destination: str = Field(max_length=254)
-    entry_id: int | None = Field(default=None, foreign_key="entry.id")
+    entry_id: int | None = Field(default=None, foreign_key="entry.id", index=True)
     code_hmac: str = Field(default="", max_length=64)
     # A TOTP enrolment: the Fernet token of the secret issued, until ``verify`` proves it.
     secret: str = Field(default="", sa_column_kwargs={"server_default": ""})
