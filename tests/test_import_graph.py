@@ -89,3 +89,17 @@ def test_the_checks_see_a_forbidden_import(tmp_path):
     assert forbidden(edges["twofa_cli.cli.flow"], ("twofa_cli.services",)) == {
         "twofa_cli.services", "twofa_cli.services.enrollment"}
     assert forbidden(reachable({"twofa_cli.api"}, edges), ("rich",)) == {"rich.table"}
+
+
+def test_the_models_load_no_database_dialect():
+    """A dialect is loaded by the engine of the store in use, never by the table definitions:
+    an index option such as ``postgresql_where`` makes SQLAlchemy import that dialect (some
+    twenty modules) in every process, SQLite or not, to validate it."""
+    import subprocess
+    import sys
+
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, twofa_cli.store.models, twofa_cli.services.challenges;"
+         " print(sorted(m for m in sys.modules if m.startswith('sqlalchemy.dialects.')))"],
+        capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]"
