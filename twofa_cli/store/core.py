@@ -47,15 +47,19 @@ class Prepared:
         self.statement = statement
         self.keys = list(keys) if keys is not None else None
         self._compiled: weakref.WeakKeyDictionary[Dialect, _Compiled] = weakref.WeakKeyDictionary()
+        self._last: _Compiled | None = None
 
     def run(self, connection: Connection | Session, params: Mapping[str, Any] | None = None):
         """Execute in the transaction of ``connection`` (or of a Session's connection)."""
         if isinstance(connection, Session):
             connection = connection.connection()
         dialect = connection.dialect
-        compiled = self._compiled.get(dialect)
-        if compiled is None:
-            compiled = self._compiled[dialect] = _Compiled(self.statement, dialect, self.keys)
+        compiled = self._last
+        if compiled is None or compiled.dialect is not dialect:  # one store per process, as a rule
+            compiled = self._compiled.get(dialect)
+            if compiled is None:
+                compiled = self._compiled[dialect] = _Compiled(self.statement, dialect, self.keys)
+            self._last = compiled
         cursor = connection.connection.dbapi_connection.cursor()
         arguments = compiled.arguments(params or {})
         # The engine's trace hooks still see every statement (tests count them). With no
@@ -94,6 +98,7 @@ class _Compiled:
 
     def __init__(self, statement: Executable, dialect: Dialect, keys: list[str] | None) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=keys)
+        self.dialect = dialect
         self.sql = compiled.string
         binds = compiled.binds
         self.fixed = {name: bind.effective_value for name, bind in binds.items()
@@ -101,9 +106,9 @@ class _Compiled:
         # In the order the driver takes them (a name bound twice comes twice), with their
         # types' processors.
         self.positional = compiled.positional
-        self.names = list(compiled.positiontup) if compiled.positional else list(binds)
-        self.processors = [binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-                           for name in self.names]
+        names = list(compiled.positiontup) if compiled.positional else list(binds)
+        self.binds = [(name, binds[name].type.dialect_impl(dialect).bind_processor(dialect))
+                      for name in names]
         columns = list(getattr(statement, "exported_columns", ()))
         self.row = (namedtuple("Row", [str(column.key) for column in columns], rename=True)
                     if columns else None)
@@ -112,11 +117,12 @@ class _Compiled:
         self.plain = not any(self.results)
 
     def arguments(self, params: Mapping[str, Any]):
-        fixed = self.fixed
-        values = [params[name] if name in params else fixed[name] for name in self.names]
-        values = [process(value) if process else value
-                  for process, value in zip(self.processors, values)]
-        return values if self.positional else dict(zip(self.names, values))
+        values = {**self.fixed, **params} if self.fixed else params
+        if self.positional:
+            return [process(values[name]) if process else values[name]
+                    for name, process in self.binds]
+        return {name: process(values[name]) if process else values[name]
+                for name, process in self.binds}
 
     def make_row(self, values):
         if self.plain:
