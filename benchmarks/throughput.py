@@ -342,7 +342,6 @@ class RawCycle:
             self.db.execute("ROLLBACK")
             raise
 
-
     def _notice(self, account_id: int, destination: str, now) -> None:
         """The "method added" notice (rule 27), as twofa writes it in simulate mode: inside
         the verification's transaction, under a savepoint."""

@@ -80,8 +80,7 @@ def notify(rt: Runtime, account_id: int, event: Event, *,
     ``destination`` (an entry's phone or email) is shown masked. Never raises for a
     failure: a delivery failure is audited, and either is reported as ``"failed"``.
     """
-    if event not in _WORDING:
-        raise ValueError(f"unknown notification event {event!r}")
+    _check_known(event)
     try:
         return _notify(rt, account_id, event, destination)
     except SQLAlchemyError:
@@ -100,8 +99,7 @@ def notify_within(connection: Connection, rt: Runtime, account_id: int,
     is: a relay is never talked to inside a transaction, so all are handed back.
     """
     for event, _ in events:
-        if event not in _WORDING:
-            raise ValueError(f"unknown notification event {event!r}")
+        _check_known(event)
     if not events or rt.settings.delivery.mode == "live":
         return list(events)
     try:
@@ -115,6 +113,11 @@ def notify_within(connection: Connection, rt: Runtime, account_id: int,
                          outcome="failed", detail=f"{', '.join(e for e, _ in events)}: "
                                                   f"the store refused it ({type(exc).__name__})")
     return []
+
+
+def _check_known(event: str) -> None:
+    if event not in _WORDING:  # a programming error, not a failed notice
+        raise ValueError(f"unknown notification event {event!r}")
 
 
 def _notify(rt: Runtime, account_id: int, event: str, destination: str | None) -> Outcome:
