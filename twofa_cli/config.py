@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from twofa_cli import validate
 from twofa_cli.errors import BadInput, NotInitialised
@@ -68,6 +68,31 @@ class ThrottleConfig(_Section):
     max_challenges_per_account_per_hour: int = Field(10, ge=1, le=1000)
 
 
+class SessionConfig(_Section):
+    # A login session ends after this long without use, and this long after it began.
+    idle_minutes: int = Field(30, ge=1, le=1440)
+    max_hours: int = Field(12, ge=1, le=720)
+    # Sensitive changes ask for the password again unless it was given this recently.
+    reauth_minutes: int = Field(10, ge=0, le=1440)
+
+
+class LoginConfig(_Section):
+    # Failed passwords per hour from one client before each further one waits; the waits
+    # double up to max_wait_seconds. The account as a whole (every client together) has
+    # account_free_failures, at least twice as many.
+    free_failures: int = Field(5, ge=1, le=100)
+    account_free_failures: int = Field(20, ge=2, le=1000)
+    max_wait_seconds: int = Field(900, ge=1, le=86400)
+
+    @model_validator(mode="after")
+    def _account_budget_is_larger(self) -> LoginConfig:
+        if self.account_free_failures < 2 * self.free_failures:
+            raise ValueError(f"login.account_free_failures ({self.account_free_failures}) must be "
+                             f"at least twice login.free_failures ({self.free_failures}), so one "
+                             "client cannot lock the owner out")
+        return self
+
+
 class TrustedDevicesConfig(_Section):
     ttl_days: int = Field(30, ge=1, le=365)
 
@@ -102,6 +127,8 @@ class Settings(_Section):
     lockout: LockoutConfig = LockoutConfig()
     throttle: ThrottleConfig = ThrottleConfig()
     trusted_devices: TrustedDevicesConfig = TrustedDevicesConfig()
+    session: SessionConfig = SessionConfig()
+    login: LoginConfig = LoginConfig()
     sms: SmsConfig = SmsConfig()
     smtp: SmtpConfig = SmtpConfig()
 

@@ -112,6 +112,8 @@ class Account(SQLModel, table=True):
     locked_until: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     # Locks since the last success: each lasts twice as long as the one before.
     lockouts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # Counts password changes: a session is bound to the one it checked (login_session).
+    password_epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(sa_column=_utc_column(nullable=False))
 
 
@@ -230,3 +232,44 @@ class AuditEvent(SQLModel, table=True):
     target: str = Field(default="", max_length=300)
     outcome: str = Field(default="ok", max_length=32)
     detail: str = Field(default="", max_length=500)
+
+
+class LoginSession(SQLModel, table=True):
+    """A login session: the client holds a random token, the store only its SHA-256.
+
+    ``pending`` once the password was right, ``signed_in`` once the login completed. It
+    lives while the account's ``password_epoch`` is the one it checked, until
+    ``expires_at`` and while it is used at least every ``[session] idle_minutes``.
+    """
+
+    __tablename__ = "login_session"
+    __table_args__ = (
+        CheckConstraint("state IN ('pending', 'signed_in')", name="ck_login_session_state"),
+        Index("ix_login_session_account_id", "account_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    token_sha256: str = Field(max_length=64, unique=True)
+    account_id: int = Field(foreign_key="account.id")
+    state: str = Field(max_length=12)
+    password_epoch: int
+    device: str = Field(default="", max_length=200)  # the CLI's --device, a browser's name
+    client: str = Field(default="", max_length=200)  # the caller's notion: a peer address
+    password_at: datetime = Field(sa_column=_utc_column(nullable=False))  # given last (step-up)
+    created_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    last_seen_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    expires_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed passwords of one login name, from one client or (client "*") from all.
+
+    ``subject`` is what the login was for, canonical (a lower-case email), so unknown
+    accounts are throttled exactly like real ones.
+    """
+
+    __tablename__ = "login_throttle"
+    subject: str = Field(primary_key=True, max_length=254)
+    client: str = Field(primary_key=True, max_length=200)
+    failures: int = 0  # in the window that started at window_started_at
+    window_started_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    blocked_until: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
