@@ -12,6 +12,7 @@ string). Every failure is an exception of the one tree in ``twofa_cli.errors``; 
 =====================  ====  ==================================================
 ``Rejected``            1    wrong code or password, nothing pending, 2FA off
 ``Conflict``            1    a title or account that already exists
+``PasswordRequired``    1    a sensitive change wants the password again (step-up)
 ``NotInitialised``      1    the home was never set up (``TwoFactor.initialise``)
 ``DatabaseUnavailable`` 1    the store cannot be reached
 ``BadInput``            2    malformed email, phone, code, password, option
@@ -28,7 +29,8 @@ function below, so a change of a service's signature is mended in one place.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,6 +44,7 @@ from twofa_cli.errors import (
     DeliveryFailed,
     NotFound,
     NotInitialised,
+    PasswordRequired,
     Rejected,
     SchemaOutOfDate,
     Throttled,
@@ -59,8 +62,8 @@ __all__ = [
     "AuditEvent", "BadInput", "Change", "CodeRequired", "CodeSent", "Conflict", "Configuration",
     "DatabaseUnavailable", "DeliveryFailed", "Entry", "EntryRemoved", "Home", "Imported",
     "Instructions", "LoginResult", "Method", "MethodRef", "MethodRemoved", "MethodUsage",
-    "NotFound", "NotInitialised", "OutboxMessage", "Policy", "Provider", "ProviderRemoved",
-    "ProviderUsage", "Rejected", "SchemaOutOfDate", "SchemaStatus", "SchemaUpgrade",
+    "NotFound", "NotInitialised", "OutboxMessage", "PasswordRequired", "PendingCode", "Policy",
+    "Provider", "ProviderRemoved", "ProviderUsage", "Rejected", "Session", "SchemaOutOfDate", "SchemaStatus", "SchemaUpgrade",
     "SecretIssued", "Setting", "TestReceipt", "Throttled", "TrustedDevice", "TwoFactor", "TwofaError",
     "Verification",
 ]
@@ -176,6 +179,10 @@ class LoginResult:
     code: CodeSent | None  # set when status == "code_sent": ask for the code
     reason: str | None = None  # why no code was needed: "trusted device", "no 2FA entry", …
     required: CodeRequired | None = None  # set when status == "code_required"
+    # The new session's token, shown this once: "pending" until ``verify`` completes the
+    # login (pass it there), "signed_in" when status == "authenticated". The store keeps
+    # only its SHA-256.
+    session_token: str | None = field(default=None, repr=False)
 
     @property
     def authenticated(self) -> bool:
@@ -193,10 +200,42 @@ class Verification:
     # The account's first entry brings its recovery codes, shown this once.
     recovery_codes: tuple[str, ...] = field(default=(), repr=False)
     recovery_codes_remaining: int | None = None  # set when a recovery code was used
+    # A completed login's signed-in session token (when ``verify`` was given the pending
+    # one): a new token, shown this once; the pending one is dead.
+    session_token: str | None = field(default=None, repr=False)
 
     @property
     def trusted_device(self) -> bool:
         return self.device_token is not None
+
+
+@dataclass(frozen=True)
+class Session:
+    """A login session in the store (``TwoFactor.session``); its token is never kept."""
+
+    id: int
+    account_id: int
+    state: Literal["pending", "signed_in"]
+    device: str  # the CLI's --device, or what the caller named the client's device
+    client: str  # the caller's notion of the client (``twofa serve``: the peer address)
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime  # when it ends if not used again (idle or absolute, the sooner)
+    password_at: datetime | None  # when the password was last given (login or step-up)
+    step_up_due: bool  # a sensitive change must ask for the password first
+
+
+@dataclass(frozen=True)
+class PendingCode:
+    """The code an account's pending enrolment or login waits for."""
+
+    challenge_id: int
+    purpose: Literal["enroll", "login"]
+    method: str  # the method's title
+    kind: Literal["code", "totp"]  # "totp": nothing is sent, the app shows the code
+    destination: str  # masked
+    sent_at: datetime | None  # when its code was last sent (None for an app)
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -621,6 +660,7 @@ class TwoFactor:
 
     def set_password(self, account: AccountRef, password: str) -> int:
         """Change a password; returns how many trusted devices it revoked (all of them).
+        Every session of the account ends too, and its pending login codes die.
 
         Raises NotFound, BadInput.
         """
@@ -657,7 +697,8 @@ class TwoFactor:
 
     def login(self, account: AccountRef, password: str, *, device_token: str | None = None,
               cookie: Callable[[int], str | None] | None = None,
-              method: str | int | None = None) -> LoginResult:
+              method: str | int | None = None, client: str | None = None,
+              device_name: str = "") -> LoginResult:
         """Log in as normal: the password, then a code unless 2FA is off or the device trusted.
 
         The code goes to the account's preferred entry (``prefer_entry``; else the first
@@ -666,25 +707,33 @@ class TwoFactor:
         ``device_token`` is the client's "Trust this device" cookie, if it has one. A
         client that keeps a cookie per account passes ``cookie`` (account id -> token)
         instead: it is read only once the password is right.
+        A right password starts a session: ``session_token`` (shown once) is pending until
+        ``verify(..., session_token=…)`` completes the login, or signed in at once.
+        ``client`` is the caller's notion of the client (a peer address) and
+        ``device_name`` labels the session in ``sessions``.
         An unknown account and a wrong password raise the same Rejected. Also raises
         Throttled (locked, send caps) and DeliveryFailed.
         """
         from twofa_cli.services.login import login
 
         data = login(self._rt, str(account), password, device_token=device_token, cookie=cookie,
-                     method=None if method is None else str(method))
+                     method=None if method is None else str(method), client=client or "",
+                     device=device_name)
         who = self.account(account)
+        token = data["session_token"]
         if data["status"] == "authenticated":
             return LoginResult(status="authenticated", account=who, code=None,
-                               reason=str(data["reason"]))
+                               reason=str(data["reason"]), session_token=token)
         if data["status"] == "code_required":
             return LoginResult(status="code_required", account=who, code=None, required=CodeRequired(
-                challenge_id=int(data["challenge_id"]), method=str(data["method"])))
-        return LoginResult(status="code_sent", account=who, code=_code_sent(data))
+                challenge_id=int(data["challenge_id"]), method=str(data["method"])),
+                session_token=token)
+        return LoginResult(status="code_sent", account=who, code=_code_sent(data),
+                           session_token=token)
 
-    def verify(self, account: AccountRef, code: str, *, trust_device: bool = False,
-               device_token: str | None = None, device_name: str = "browser",
-               keep_token: Callable[[int, str], None] | None = None,
+    def verify(self, account: AccountRef, code: str, *, session_token: str | None = None,
+               trust_device: bool = False, device_token: str | None = None,
+               device_name: str = "browser", keep_token: Callable[[int, str], None] | None = None,
                recovery_code: str | None = None) -> Verification:
         """Enter the code: completes the account's pending enrolment or login.
 
@@ -692,18 +741,24 @@ class TwoFactor:
         ``recovery_code`` (``code`` is then ignored) completes a pending login instead,
         once; the result says how many remain. Completing the account's first entry
         brings its ten recovery codes (``recovery_codes``), shown this once.
+        ``session_token``, the pending session of ``login``, binds the code to it: the
+        login completes only while that session lives (a password change or logout ends
+        it), and the result's ``session_token`` is the signed-in session's new token.
+        Without it a caller that keeps its own sessions completes the login as before.
         With ``trust_device`` the result carries a new device token (set it as a cookie);
         ``device_token``, the client's current one, is then revoked so a browser holds
         one live token. ``device_name`` labels the device in ``trusted_devices``.
         ``keep_token(account_id, token)`` hands the new token to the client before the
         store commits: if it raises, nothing changes (the code is not spent).
         Raises BadInput (not a code), Rejected (wrong, expired or used code; nothing
-        pending), Throttled (too many tries: Send New Code; account locked), NotFound.
+        pending; the session ended), Throttled (too many tries: Send New Code; account
+        locked), NotFound.
         """
         from twofa_cli.services.challenges import verify
 
         result = verify(self._rt, str(account), code, trust_device=trust_device,
-                        device=device_name, keep_token=keep_token, recovery_code=recovery_code)
+                        device=device_name, keep_token=keep_token, recovery_code=recovery_code,
+                        session_token=session_token)
         if result.device_token and device_token:
             self._forget_token(result.account_id, device_token)
         status: Literal["verified", "authenticated"] = (
@@ -711,7 +766,83 @@ class TwoFactor:
         return Verification(status=status, account_id=result.account_id,
                             entry_id=result.entry_id, device_token=result.device_token,
                             recovery_codes=tuple(result.recovery_codes),
-                            recovery_codes_remaining=result.recovery_codes_remaining)
+                            recovery_codes_remaining=result.recovery_codes_remaining,
+                            session_token=result.session_token)
+
+    def pending_code(self, account: AccountRef) -> PendingCode | None:
+        """The code the account's pending enrolment or login waits for, if any: what a code
+        page shows when it is opened again. Raises NotFound."""
+        from twofa_cli.services.challenges import pending
+
+        data = pending(self._rt, str(account))
+        if data is None:
+            return None
+        return PendingCode(challenge_id=int(data["challenge_id"]),
+                           purpose="login" if data["purpose"] == "login" else "enroll",
+                           method=str(data["method"]),
+                           kind="totp" if data["kind"] == "totp" else "code",
+                           destination=str(data["destination"]),
+                           sent_at=_maybe_when(data["sent_at"]),
+                           expires_at=_when(data["expires_at"]))
+
+    # -- sessions ---------------------------------------------------------------------
+
+    def session(self, token: str) -> Session:
+        """The live session of ``token`` (and a note that it was used). Raises Rejected when
+        it is unknown, ended, idle too long, expired or revoked, or its account's password
+        changed."""
+        from twofa_cli.services.sessions import show
+
+        return _session(show(self._rt, token))
+
+    def logout(self, token: str) -> bool:
+        """End the session of ``token`` in the store; False if there was none."""
+        from twofa_cli.services.sessions import logout
+
+        return logout(self._rt, token)
+
+    def sessions(self, account: AccountRef) -> list[Session]:
+        """The account's live sessions, oldest first. Raises NotFound."""
+        from twofa_cli.services.sessions import list_sessions
+
+        return [_session(row) for row in list_sessions(self._rt, str(account))]
+
+    def revoke_sessions(self, account: AccountRef, *, keep_token: str | None = None) -> int:
+        """End every session of the account but ``keep_token``'s, and void its pending
+        login codes; returns how many ended. Raises NotFound."""
+        from twofa_cli.services.sessions import revoke
+
+        return revoke(self._rt, str(account), keep=keep_token)
+
+    def revoke_session(self, account: AccountRef, session_id: int) -> int:
+        """End one session of the account (by ``Session.id``). Raises NotFound."""
+        from twofa_cli.services.sessions import revoke
+
+        return revoke(self._rt, str(account), _id(session_id, "session"))
+
+    def confirm_password(self, session_token: str, password: str) -> Session:
+        """A step-up: give the signed-in session's password again, so sensitive changes
+        (``delete_entry``, ``generate_recovery_codes``, ``revoke_device`` with the session's
+        token) go through for ``[session] reauth_minutes``. Raises Rejected (wrong password,
+        the session ended), Throttled."""
+        from twofa_cli.services.login import confirm_password
+
+        return _session(confirm_password(self._rt, session_token, password))
+
+    @contextmanager
+    def _step_up(self, account: AccountRef, session_token: str | None) -> Iterator[None]:
+        """With a session's token, the change runs only if that session is the account's and
+        gave its password recently (PasswordRequired otherwise), in one transaction."""
+        if session_token is None:  # the operator's CLI, or a caller with its own step-up
+            yield
+            return
+        from twofa_cli.services import sessions
+
+        with self._rt.one_transaction() as transaction:
+            connection = transaction.connection()
+            session = sessions.require_step_up(connection, self._rt, session_token, str(account))
+            yield
+            sessions.spend_step_up(connection, self._rt, session)
 
     def _forget_token(self, account_id: int, token: str) -> None:
         from twofa_cli.services.devices import revoke_token
@@ -725,11 +856,14 @@ class TwoFactor:
 
         return [_entry(row) for row in list_entries(self._rt, str(account))]
 
-    def delete_entry(self, account: AccountRef, entry: str | int) -> EntryRemoved:
-        """The delete icon: remove one entry (by id). Raises NotFound."""
+    def delete_entry(self, account: AccountRef, entry: str | int, *,
+                     session_token: str | None = None) -> EntryRemoved:
+        """The delete icon: remove one entry (by id). With ``session_token`` only within a
+        step-up (``confirm_password``). Raises NotFound, PasswordRequired."""
         from twofa_cli.services.entries import remove_entry
 
-        data = remove_entry(self._rt, str(account), str(entry))
+        with self._step_up(account, session_token):
+            data = remove_entry(self._rt, str(account), str(entry))
         return EntryRemoved(entry=_entry(data),
                             trusted_devices_revoked=int(data["trusted_devices_revoked"]))
 
@@ -739,14 +873,17 @@ class TwoFactor:
 
         return _entry(prefer_entry(self._rt, str(account), str(entry)))
 
-    def generate_recovery_codes(self, account: AccountRef) -> tuple[str, ...]:
+    def generate_recovery_codes(self, account: AccountRef, *,
+                                session_token: str | None = None) -> tuple[str, ...]:
         """A new set of ten recovery codes, shown this once; the old set stops working.
+        With ``session_token`` only within a step-up (``confirm_password``).
 
-        Raises NotFound, Rejected (the account has no 2FA entry).
+        Raises NotFound, Rejected (the account has no 2FA entry), PasswordRequired.
         """
         from twofa_cli.services.recovery import generate
 
-        return tuple(generate(self._rt, str(account))["recovery_codes"])
+        with self._step_up(account, session_token):
+            return tuple(generate(self._rt, str(account))["recovery_codes"])
 
     def recovery_codes_remaining(self, account: AccountRef) -> int:
         """How many of the account's recovery codes are unused. Raises NotFound."""
@@ -766,15 +903,17 @@ class TwoFactor:
         ]
 
     def revoke_device(self, account: AccountRef, device: str | int | None = None, *,
-                      every: bool = False) -> int:
+                      every: bool = False, session_token: str | None = None) -> int:
         """Revoke one trusted device (id or name) or, with ``every``, all; returns how many.
+        With ``session_token`` only within a step-up (``confirm_password``).
 
-        Raises NotFound.
+        Raises NotFound, PasswordRequired.
         """
         from twofa_cli.services.devices import revoke
 
         target = None if device is None else str(device)
-        return int(revoke(self._rt, str(account), target, every=every)["revoked"])
+        with self._step_up(account, session_token):
+            return int(revoke(self._rt, str(account), target, every=every)["revoked"])
 
     def outbox(self, *, to: str | None = None, limit: int = 20) -> list[OutboxMessage]:
         """Simulated messages, newest first, with their codes (simulate mode only)."""
@@ -1019,6 +1158,22 @@ def _when(value: Any) -> datetime:
 
 def _maybe_when(value: Any) -> datetime | None:
     return None if value is None else _when(value)
+
+
+def _id(value: object, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise BadInput(f"a {what} id is a whole number, not {str(value)[:40]!r}")
+    return value
+
+
+def _session(data: Mapping[str, Any]) -> Session:
+    return Session(id=int(data["id"]), account_id=int(data["account_id"]),
+                   state="signed_in" if data["state"] == "signed_in" else "pending",
+                   device=str(data["device"]), client=str(data["client"]),
+                   created_at=_when(data["created_at"]), last_seen_at=_when(data["last_seen_at"]),
+                   expires_at=_when(data["expires_at"]),
+                   password_at=_maybe_when(data["password_at"]),
+                   step_up_due=bool(data["step_up_due"]))
 
 
 def _account(data: Mapping[str, Any]) -> Account:

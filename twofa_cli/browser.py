@@ -1,8 +1,10 @@
-"""Simulated browsers for the CLI: each keeps its "Trust this device" cookies.
+"""Simulated browsers for the CLI: each keeps its "Trust this device" cookies and its
+login sessions.
 
 A browser named NAME is the file ``TWOFA_HOME/devices/NAME.json`` (owner-only),
-mapping account ids to the token the server handed out once. The server side
-keeps only the token's SHA-256 (services/devices.py). The file and its folder
+mapping account ids to the "Trust this device" token the server handed out once, and
+``session:ID`` to the account's login session token. The server side keeps only each
+token's SHA-256 (services/devices.py, services/sessions.py). The file and its folder
 are handled by files.py: never through a symlink, replaced atomically.
 """
 
@@ -47,11 +49,26 @@ class Browser:
         return token if isinstance(token, str) and _TOKEN.fullmatch(token) else None
 
     def set_cookie(self, account_id: int, token: str) -> None:
+        self._set(str(account_id), token)
+
+    def session(self, account_id: int) -> str | None:
+        """The account's login session token, as ``login`` or ``verify`` last handed it."""
+        token = self._cookies().get(f"session:{account_id}")
+        return token if isinstance(token, str) and _TOKEN.fullmatch(token) else None
+
+    def set_session(self, account_id: int, token: str | None) -> None:
+        self._set(f"session:{account_id}", token)
+
+    def _set(self, key: str, token: str | None) -> None:
         cookies = self._cookies()
-        cookies[str(account_id)] = token
+        if token is None:
+            if cookies.pop(key, None) is None:
+                return
+        else:
+            cookies[key] = token
         files.make_private_folder(self.folder)
         files.write_private(self.path, json.dumps(cookies))
 
     def clear(self) -> bool:
-        """Forget every cookie, as when the user clears the browser's cookies."""
+        """Forget every cookie and session, as when the user clears the browser's cookies."""
         return files.inspect(self.folder, folder=True) is not None and files.remove(self.path)

@@ -40,6 +40,13 @@ class Conflict(Rejected):
     code = "conflict"
 
 
+class PasswordRequired(Rejected):
+    """A sensitive change in a session whose password was not given recently: ask for it
+    (``TwoFactor.confirm_password``), then try again."""
+
+    code = "password_required"
+
+
 class BadInput(TwofaError, ValueError):
     exit_code = 2
     code = "bad_input"

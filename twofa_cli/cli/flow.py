@@ -111,8 +111,12 @@ def verify(
             raise Rejected(f"cannot keep the trusted-device cookie in {browser.path}: "
                            f"{exc.strerror or exc}; nothing was changed") from None
 
-    result = api.verify(account, code, trust_device=trust_device, device_name=device,
-                        keep_token=keep_cookie, recovery_code=recovery_code)
+    account_id = api.account(account).id
+    result = api.verify(account_id, code, session_token=browser.session(account_id),
+                        trust_device=trust_device, device_name=device, keep_token=keep_cookie,
+                        recovery_code=recovery_code)
+    if result.session_token:
+        browser.set_session(account_id, result.session_token)
     _verified(result, json_)
 
 
@@ -166,7 +170,11 @@ def login(
     password = read_password(password_stdin, confirm=False)
     # The cookie is read once the password is right: before, an unknown account and a
     # wrong password must cost alike (no lookup, no file read for one of them only).
-    result = api.login(account, password, cookie=browser.cookie, method=method)
+    result = api.login(account, password, cookie=browser.cookie, method=method, client="cli",
+                       device_name=device)
+    # The session's token stays in the simulated browser, as a cookie would: `verify`
+    # completes it, `logout` ends it.
+    browser.set_session(result.account.id, result.session_token)
     if result.code is not None:
         _code_sent(result.code, api, json_)
     elif result.required is not None:
@@ -177,3 +185,20 @@ def login(
     else:
         emit({"status": result.status, "challenge_id": None, "expires_at": None,
               "destination": None, "reason": result.reason}, as_json=json_, title="Logged in")
+
+
+def logout(ctx: typer.Context, account: AccountArg, device: DeviceOpt = "default",
+           json_: JsonOpt = False) -> None:
+    """Log out: end the simulated browser's session of the account in the store."""
+    from twofa_cli.browser import Browser
+
+    api = twofa(ctx)
+    browser = Browser(api.home, device)
+    account_id = api.account(account).id
+    token = browser.session(account_id)
+    ended = api.logout(token) if token else False
+    browser.set_session(account_id, None)
+    if json_:
+        emit({"account_id": account_id, "device": device, "ended": ended}, as_json=True)
+    else:
+        note("Logged out." if ended else f"{device!r} had no live session of this account.")

@@ -34,6 +34,7 @@ from twofa_cli.cli import (
     recovery,
     secondary_auth,
     serve,
+    sessions,
     setup,
 )
 from twofa_cli.cli.output import FORMATS, chosen_format, note, report_error
@@ -310,8 +311,9 @@ subcommands.add_typer(secondary_auth.app, name="secondary-auth")
 subcommands.add_typer(policy.make_app("customer"), name="customer")
 subcommands.add_typer(policy.make_app("admin"), name="admin")
 subcommands.add_typer(accounts.app, name="account")
-for command in (flow.enroll, flow.verify, flow.resend, flow.login):
+for command in (flow.enroll, flow.verify, flow.resend, flow.login, flow.logout):
     subcommands.command()(command)
+subcommands.add_typer(sessions.app, name="session")
 subcommands.add_typer(entries.app, name="entry")
 subcommands.add_typer(recovery.app, name="recovery-codes")
 subcommands.add_typer(devices.app, name="device")

@@ -14,7 +14,7 @@ from twofa_cli import validate
 from twofa_cli.errors import BadInput, Conflict, NotFound
 from twofa_cli.runtime import Runtime
 from twofa_cli.security import hash_password, is_argon2_hash, verify_password, weaker_hash_parameters
-from twofa_cli.services import audit, devices
+from twofa_cli.services import audit, devices, sessions
 from twofa_cli.services.common import find, iso, sql_integer
 from twofa_cli.services.entries import delete_entry
 from twofa_cli.store.models import Account, Challenge, Entry, TrustedDevice
@@ -61,15 +61,20 @@ def add_account(
 
 
 def set_password(rt: Runtime, ident: str, password: str) -> dict:
-    """Change a password; every trusted device of the account is revoked with it."""
+    """Change a password; every trusted device and every session of the account ends with
+    it, and its pending login codes die (rule 29): a login half-way through had checked the
+    old password."""
     password_hash = hash_password(_password(password))
     with rt.transaction() as session:
         account = find(session, Account, ident, by="email", what="account")
         account.password_hash = password_hash
+        account.password_epoch += 1  # a session of an older epoch is dead even if a row is left
         session.add(account)
         audit.record(session, rt, "account.password", account_id=account.id, target=account.email)
         revoked = devices.revoke_all(session, rt, account.id, "password changed")
-        return {**account_public(account), "trusted_devices_revoked": revoked}
+        ended = sessions.end_all(session.connection(), account.id)
+        return {**account_public(account), "trusted_devices_revoked": revoked,
+                "sessions_ended": ended}
 
 
 def delete_account(rt: Runtime, ident: str) -> dict:
@@ -83,6 +88,7 @@ def delete_account(rt: Runtime, ident: str) -> dict:
             delete_entry(session.connection(), rt, entry)
         session.execute(delete(Challenge).where(col(Challenge.account_id) == account.id))
         session.execute(delete(TrustedDevice).where(col(TrustedDevice.account_id) == account.id))
+        sessions.end_all(session.connection(), account.id, void_codes=False)
         session.delete(account)
         audit.record(session, rt, "account.delete", account_id=account.id, target=account.email)
         return {**data, "entries_removed": len(entries)}

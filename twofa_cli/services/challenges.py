@@ -27,7 +27,9 @@ from twofa_cli.channels import Message
 from twofa_cli.errors import BadInput, Conflict, DeliveryFailed, Rejected, Throttled, TwofaError
 from twofa_cli.runtime import Runtime
 from twofa_cli.security import codes_match, generate_code, mask_destination
-from twofa_cli.services import audit, delivery, devices, notifications, recovery, system, totp
+from twofa_cli.services import (
+    audit, delivery, devices, notifications, recovery, sessions, system, totp,
+)
 from twofa_cli.services.common import find_row, iso
 from twofa_cli.store.core import Prepared, Row, lock, upsert_entry
 from twofa_cli.store.models import (
@@ -338,6 +340,8 @@ class Verified:
     # A first entry's new recovery codes, shown this once.
     recovery_codes: list[str] = field(default_factory=list, repr=False)
     recovery_codes_remaining: int | None = None  # after a recovery code was used
+    # The signed-in session's new token, when a session's login was completed.
+    session_token: str | None = field(default=None, repr=False)
 
     def public(self) -> dict:
         data = {
@@ -356,6 +360,7 @@ class Verified:
 def verify(
     rt: Runtime, account: str, code: str, *, trust_device: bool = False, device: str = "default",
     keep_token: Callable[[int, str], None] | None = None, recovery_code: str | None = None,
+    session_token: str | None = None,
 ) -> Verified:
     """Check a code against the pending challenge; complete its enrollment or login.
 
@@ -378,6 +383,8 @@ def verify(
     failure: TwofaError | None = None
     with rt.connection() as connection:
         row = find_account(connection, account)
+        session = None if session_token is None or row.purpose != "login" else sessions.alive(
+            connection, rt, session_token, account_id=row.id, state="pending")
         ensure_not_locked(rt, row)
         if row.challenge_id is None:
             raise Rejected("no code is pending: log in or enrol first")
@@ -412,6 +419,8 @@ def verify(
             raise Rejected("this code has already been used")
         else:
             result = _complete(connection, rt, row, trust_device, device, step=step)
+            if session is not None:
+                result.session_token = sessions.sign_in(connection, rt, session, session_token)
             if recovery_code is not None:
                 result.recovery_codes_remaining = recovery.remaining(connection, row.id)
             # Simulate mode writes them here; live mode sends them once this commits.
@@ -506,3 +515,16 @@ def _record_failure(connection: Connection, rt: Runtime, account: Row) -> TwofaE
     if left <= 0:
         return Throttled("wrong code; too many attempts: request a new code")
     return Rejected(f"wrong code ({left} {'try' if left == 1 else 'tries'} left)")
+
+
+def pending(rt: Runtime, account: str) -> dict | None:
+    """The account's pending challenge as a code page shows it, or None."""
+    with rt.connection() as connection:
+        row = find_account(connection, account)
+        if row.challenge_id is None:
+            return None
+        method = METHOD_BY_ID.one(connection, {"id": row.secondary_auth_id})
+    return {"challenge_id": row.challenge_id, "purpose": row.purpose,
+            "method": method.method_title, "kind": row.kind,
+            "destination": mask_destination(row.destination),
+            "sent_at": iso(row.last_sent_at), "expires_at": iso(row.expires_at)}

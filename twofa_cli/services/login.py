@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 from twofa_cli.errors import BadInput, NotFound, Rejected
 from twofa_cli.runtime import Runtime
 from twofa_cli.security import verify_password
-from twofa_cli.services import audit, devices, system
+from twofa_cli.services import audit, devices, sessions, system
 from twofa_cli.services.challenges import (
     audited_send, find_account, method_with_provider, open_challenge,
 )
@@ -21,9 +21,10 @@ from twofa_cli.store.models import Account, Entry, SecondaryAuth
 WRONG_CREDENTIALS = "wrong email or password"
 
 _account, _entry = Account.__table__, Entry.__table__
-_PASSWORD_BY_ID = Prepared(select(_account.c.id, _account.c.password_hash)
+_PASSWORD_BY_ID = Prepared(select(_account.c.id, _account.c.password_hash, _account.c.password_epoch)
                            .where(_account.c.id == bindparam("id")))
-_PASSWORD_BY_EMAIL = Prepared(select(_account.c.id, _account.c.password_hash)
+_PASSWORD_BY_EMAIL = Prepared(select(_account.c.id, _account.c.password_hash,
+                                     _account.c.password_epoch)
                               .where(_account.c.email == bindparam("email")))
 # The account's 2FA entries with their methods and providers, the one a login uses first:
 # the preferred entry, else the first verified.
@@ -38,6 +39,7 @@ _ENTRIES = Prepared(
 def login(
     rt: Runtime, account: str, password: str, *, device_token: str | None = None,
     cookie: Callable[[int], str | None] | None = None, method: str | None = None,
+    device: str = "", client: str = "",
 ) -> dict:
     """Check the password; then authenticate, or send a code to the preferred 2FA entry
     (or to the entry of ``method``, a secondary auth id or title). For an authenticator
@@ -47,6 +49,11 @@ def login(
     same lookup, one argon2 verification, the same audit insert. A client that keeps
     trusted-device cookies per account passes ``cookie`` (account id -> token), read
     only once the password is right, instead of looking the account up beforehand.
+
+    Every login that passes the password starts a session (``session_token``, shown
+    once): ``pending`` until ``verify`` completes it, ``signed_in`` when no code is
+    needed. It is bound to the password it checked (``password_epoch``): a password
+    change before the code comes kills it.
     """
     if not is_utf8(str(account)):  # undecodable argv bytes: no account, nothing to audit
         raise BadInput("the account is not UTF-8 text")
@@ -58,25 +65,35 @@ def login(
             audit.record(connection, rt, "login.failed", account_id=row.id if row else None,
                          target=str(account)[:100], outcome="rejected")
         raise Rejected(WRONG_CREDENTIALS)
-    account_id = row.id
+    account_id, password_epoch = row.id, row.password_epoch
     if device_token is None and cookie is not None:
         device_token = cookie(account_id)
 
     def work() -> dict:
         with rt.connection() as connection:
-            row = find_account(connection, account_id)
-            if not system.is_active(row.allowed):
-                return _authenticated(connection, rt, row, "2FA inactive")
-            entries = _ENTRIES.run(connection, {"account_id": row.id}).rows()
-            if not entries:
-                return _authenticated(connection, rt, row, "no 2FA entry")
-            chosen = _pick(entries, method)
-            if devices.is_trusted(connection, rt, row, device_token):
-                return _authenticated(connection, rt, row, "trusted device")
-            return open_challenge(connection, rt, row, chosen, purpose="login",
-                                  destination=chosen.destination, entry_id=chosen.entry_id)
+            result = _next_step(connection, rt, account_id, device_token, method)
+            result["session_token"] = sessions.start(
+                connection, rt, account_id, password_epoch,
+                signed_in=result["status"] == "authenticated", device=device, client=client)
+            return result
 
     return audited_send(rt, account_id, "code.sent", work)
+
+
+def _next_step(connection: Connection, rt: Runtime, account_id: int, device_token: str | None,
+               method: str | None) -> dict:
+    """After the right password: signed in, or a code to ask for (sent, or the app's)."""
+    row = find_account(connection, account_id)
+    if not system.is_active(row.allowed):
+        return _authenticated(connection, rt, row, "2FA inactive")
+    entries = _ENTRIES.run(connection, {"account_id": row.id}).rows()
+    if not entries:
+        return _authenticated(connection, rt, row, "no 2FA entry")
+    chosen = _pick(entries, method)
+    if devices.is_trusted(connection, rt, row, device_token):
+        return _authenticated(connection, rt, row, "trusted device")
+    return open_challenge(connection, rt, row, chosen, purpose="login",
+                          destination=chosen.destination, entry_id=chosen.entry_id)
 
 
 def _pick(entries: list, method: str | None):
@@ -102,3 +119,27 @@ def _authenticated(connection: Connection, rt: Runtime, account, reason: str) ->
     audit.record(connection, rt, "login.authenticated", account_id=account.id, detail=reason)
     return {"status": "authenticated", "challenge_id": None, "expires_at": None,
             "destination": None, "reason": reason}
+
+
+_PASSWORD_OF_SESSION = Prepared(select(_account.c.password_hash)
+                                .where(_account.c.id == bindparam("id")))
+
+
+def confirm_password(rt: Runtime, token: str, password: str) -> dict:
+    """A step-up: the signed-in session's password, given again, makes sensitive changes
+    possible for ``[session] reauth_minutes`` (rule 31). A wrong one is audited and
+    Rejected; the session lives on."""
+    with rt.connection() as connection:
+        session = sessions.alive(connection, rt, token, state="signed_in")
+        password_hash = _PASSWORD_OF_SESSION.scalar(connection, {"id": session.account_id})
+    if not verify_password(password_hash, password):  # outside the transaction, as login's
+        with rt.connection() as connection:
+            audit.record(connection, rt, "login.failed", account_id=session.account_id,
+                         target=session.email, outcome="rejected", detail="step-up")
+        raise Rejected("wrong password")
+    with rt.connection() as connection:
+        session = sessions.alive(connection, rt, token, state="signed_in")
+        sessions.stepped_up(connection, rt, session)
+        audit.record(connection, rt, "session.step_up", account_id=session.account_id,
+                     target=str(session.id))
+        return sessions.public(rt, sessions.alive(connection, rt, token))

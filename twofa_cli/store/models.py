@@ -254,7 +254,9 @@ class LoginSession(SQLModel, table=True):
     password_epoch: int
     device: str = Field(default="", max_length=200)  # the CLI's --device, a browser's name
     client: str = Field(default="", max_length=200)  # the caller's notion: a peer address
-    password_at: datetime = Field(sa_column=_utc_column(nullable=False))  # given last (step-up)
+    # When the password was last given (login, step-up): sensitive changes need it recent.
+    # NULL: a step-up is owed before the next one ([session] reauth_minutes = 0).
+    password_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
     created_at: datetime = Field(sa_column=_utc_column(nullable=False))
     last_seen_at: datetime = Field(sa_column=_utc_column(nullable=False))
     expires_at: datetime = Field(sa_column=_utc_column(nullable=False))

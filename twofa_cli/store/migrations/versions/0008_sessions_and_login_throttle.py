@@ -34,7 +34,7 @@ def upgrade() -> None:
         sa.Column("password_epoch", sa.Integer(), nullable=False),
         sa.Column("device", sa.String(length=200), nullable=False),
         sa.Column("client", sa.String(length=200), nullable=False),
-        sa.Column("password_at", UTCDateTime(), nullable=False),
+        sa.Column("password_at", UTCDateTime(), nullable=True),
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("last_seen_at", UTCDateTime(), nullable=False),
         sa.Column("expires_at", UTCDateTime(), nullable=False),
