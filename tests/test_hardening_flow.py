@@ -8,6 +8,7 @@ section titles.
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from collections import Counter
 from datetime import timedelta
@@ -361,6 +362,7 @@ def test_cli_verify_with_an_unwritable_cookie_jar_trusts_nothing(cli, home, monk
     assert cli("verify", ALICE, latest_code(cli)).exit_code == 0
     assert cli("login", ALICE, "--password-stdin", input=f"{PASSWORD}\n").exit_code == 0
     code = latest_code(cli)
+    shutil.rmtree(home / "devices")  # the login kept its session there: forget it
     (home / "devices").write_text("not a folder")  # seen before anything changes: bad input
     refused = cli("verify", ALICE, code, "--trust-device", "--json")
     assert (refused.exit_code, refused.json["error"]["code"]) == (2, "bad_input")

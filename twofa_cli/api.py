@@ -135,6 +135,7 @@ class CodeSent:
     challenge_id: int
     expires_at: datetime
     destination: str  # masked: "+1••••••0199", "a•••@example.com"
+    reused: bool = False  # no new code was sent: the pending one still works
 
 
 @dataclass(frozen=True)
@@ -698,7 +699,7 @@ class TwoFactor:
     def login(self, account: AccountRef, password: str, *, device_token: str | None = None,
               cookie: Callable[[int], str | None] | None = None,
               method: str | int | None = None, client: str | None = None,
-              device_name: str = "") -> LoginResult:
+              device_name: str = "", email_only: bool = False) -> LoginResult:
         """Log in as normal: the password, then a code unless 2FA is off or the device trusted.
 
         The code goes to the account's preferred entry (``prefer_entry``; else the first
@@ -710,7 +711,8 @@ class TwoFactor:
         A right password starts a session: ``session_token`` (shown once) is pending until
         ``verify(..., session_token=…)`` completes the login, or signed in at once.
         ``client`` is the caller's notion of the client (a peer address) and
-        ``device_name`` labels the session in ``sessions``.
+        ``device_name`` labels the session in ``sessions``. With ``email_only`` (a login
+        form) a bare account id is treated as an unknown email.
         An unknown account and a wrong password raise the same Rejected. Also raises
         Throttled (locked, send caps) and DeliveryFailed.
         """
@@ -718,7 +720,7 @@ class TwoFactor:
 
         data = login(self._rt, str(account), password, device_token=device_token, cookie=cookie,
                      method=None if method is None else str(method), client=client or "",
-                     device=device_name)
+                     device=device_name, email_only=email_only)
         who = self.account(account)
         token = data["session_token"]
         if data["status"] == "authenticated":

@@ -39,7 +39,7 @@ _ENTRIES = Prepared(
 def login(
     rt: Runtime, account: str, password: str, *, device_token: str | None = None,
     cookie: Callable[[int], str | None] | None = None, method: str | None = None,
-    device: str = "", client: str = "",
+    device: str = "", client: str = "", email_only: bool = False,
 ) -> dict:
     """Check the password; then authenticate, or send a code to the preferred 2FA entry
     (or to the entry of ``method``, a secondary auth id or title). For an authenticator
@@ -58,7 +58,7 @@ def login(
     if not is_utf8(str(account)):  # undecodable argv bytes: no account, nothing to audit
         raise BadInput("the account is not UTF-8 text")
     with rt.connection() as connection:
-        row = _lookup(connection, account)
+        row = _lookup(connection, account, email_only=email_only)
     # argon2 runs outside any transaction: it must not hold the store's write lock.
     if not verify_password(row.password_hash if row else None, password):
         with rt.connection() as connection:  # audited either way, so both paths cost alike
@@ -106,11 +106,11 @@ def _pick(entries: list, method: str | None):
     raise NotFound(f"no 2FA entry of method {wanted[:60]!r} for this account")
 
 
-def _lookup(connection: Connection, account: str):
+def _lookup(connection: Connection, account: str, *, email_only: bool = False):
     """The account's id and password hash, or None; text too long for any account finds
-    nothing, like any unknown email."""
+    nothing, like any unknown email. With ``email_only`` a bare id is an unknown email."""
     _, number, email = lookup_keys(account, "email")
-    if number is not None:
+    if number is not None and not email_only:
         return _PASSWORD_BY_ID.first(connection, {"id": number})
     return None if email is None else _PASSWORD_BY_EMAIL.first(connection, {"email": email})
 

@@ -1,21 +1,23 @@
 """``twofa serve``: a reference shop integration of the customer's flow, on the library API.
 
 Each route reads its form, calls one method of ``TwoFactor`` and renders one template;
-every rule of 2FA lives in the library. Routes are plain functions: Starlette runs them
-in its thread pool, and one ``TwoFactor`` serves all those threads.
+every rule of 2FA, sessions included, lives in the library. Routes are plain module-level
+functions: Starlette runs them in its thread pool, and the one ``TwoFactor`` in
+``app.state`` serves all those threads. The login session is the library's (in the
+store): the ``twofa_session`` cookie carries its opaque token, so a logout, a password
+change or a revocation anywhere ends it here too, and several processes or hosts on one
+store honour each other's sessions.
 """
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -27,20 +29,24 @@ from twofa_cli.api import (
     DatabaseUnavailable,
     DeliveryFailed,
     NotFound,
+    PasswordRequired,
     Rejected,
     SecretIssued,
+    Session,
     Throttled,
     TwoFactor,
     TwofaError,
     Verification,
 )
-from twofa_cli.web.security import SecurityMiddleware, add_headers, csrf_token, form
+from twofa_cli.web.security import (
+    SESSION_COOKIE, SecurityMiddleware, add_headers, csrf_token, form,
+)
 
 HERE = Path(__file__).parent
 TRUSTED_COOKIE = "twofa_trusted"
-SESSION_COOKIE = "twofa_session"
-SESSION_HOURS = 12  # the signature of a login session expires after this
 DEVICE_NAME = "web browser"
+templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.globals["csrf_token"] = csrf_token
 
 # The one map from the library's errors to HTTP statuses (the CLI maps them to exit codes).
 STATUS = [
@@ -53,234 +59,379 @@ STATUS = [
     (TwofaError, 400),  # BadInput and the rest
 ]
 
+# What a redirect's ``?done=`` says on the next page: fixed texts, nothing echoed.
+NOTICES = {
+    "sent": "A new code was sent.",
+    "enrolled": "Two-factor authentication is on for your account.",
+    "deleted": "The entry was deleted.",
+    "revoked": "Your trusted devices were forgotten: the next login asks for a code.",
+}
+
 
 def status_of(error: TwofaError) -> int:
     return next(status for kind, status in STATUS if isinstance(error, kind))
 
 
-def create_app(twofa: TwoFactor, *, session_secret: str | None = None) -> Starlette:
-    """The web pages on an open ``TwoFactor``; the caller keeps it open while serving.
+def create_app(twofa: TwoFactor) -> Starlette:
+    """The web pages on an open ``TwoFactor``; the caller keeps it open while serving."""
+    app = Starlette(routes=ROUTES, middleware=[Middleware(SecurityMiddleware, refuse=refuse)],
+                    exception_handlers={HTTPException: http_error, TwofaError: library_error,
+                                        Exception: server_error})
+    app.state.twofa = twofa
+    return app
 
-    ``session_secret`` signs the login-session cookie (default: random per process,
-    so a restart logs everyone out; the "Trust this device" cookies live on).
-    """
-    templates = Jinja2Templates(directory=HERE / "templates")
-    templates.env.globals["csrf_token"] = csrf_token
-    max_age = int(twofa.trusted_device_lifetime.total_seconds())
 
-    def page(request: Request, name: str, error: TwofaError | None = None,
-             **context: Any) -> Response:
-        headers = {"retry-after": str(error.retry_after)} \
-            if isinstance(error, Throttled) and error.retry_after else None
-        context.update(error=error.message if error else None,
-                       notice=request.session.pop("notice", None))
-        return templates.TemplateResponse(request, name, context,
-                                          status_code=status_of(error) if error else 200,
-                                          headers=headers)
+# -- the pieces every route uses ----------------------------------------------------------
 
-    def refuse(request: Request, message: str, status: int) -> Response:
-        return templates.TemplateResponse(request, "error.html", {"message": message},
-                                          status_code=status)
 
-    def signed_in(request: Request, stage: str = "account_id") -> int:
-        """The session's account (or, for ``pending_login``, the one between password and code)."""
-        account_id = request.session.get(stage)
-        if not isinstance(account_id, int):
-            raise HTTPException(303, headers={"location": "/login"})
-        return account_id
+def library(request: Request) -> TwoFactor:
+    twofa: TwoFactor = request.app.state.twofa
+    return twofa
 
-    def pending_login(request: Request) -> int:
-        return signed_in(request, "pending_login")
 
-    def start_session(request: Request, account_id: int) -> None:
-        request.session.clear()  # a fresh session (and CSRF token) at each sign-in
-        request.session.update(account_id=account_id, csrf=secrets.token_urlsafe(32))
+def page(request: Request, name: str, error: TwofaError | None = None, *,
+         status: int | None = None, **context: Any) -> Response:
+    headers = {"retry-after": str(error.retry_after)} \
+        if isinstance(error, Throttled) and error.retry_after else None
+    context.update(error=error.message if error else None,
+                   notice=NOTICES.get(request.query_params.get("done", "")))
+    context.setdefault("signed_in", False)
+    return templates.TemplateResponse(request, name, context, headers=headers,
+                                      status_code=status or (status_of(error) if error else 200))
 
-    def to(location: str, verification: Verification | None = None) -> Response:
-        return trusting(RedirectResponse(location, status_code=303), verification)
 
-    def trusting(response: Response, verification: Verification | None) -> Response:
-        if verification is not None and verification.device_token:
-            response.set_cookie(TRUSTED_COOKIE, verification.device_token, max_age=max_age,
-                                path="/", secure=True, httponly=True, samesite="lax")
-        return response
+def refuse(request: Request, message: str, status: int) -> Response:
+    return templates.TemplateResponse(request, "error.html",
+                                      {"message": message, "signed_in": False},
+                                      status_code=status)
 
-    # The code step, alike for logging in and for enrolling.
-    def check_code(request: Request, account_id: int) -> Verification:
-        fields = form(request)
-        return twofa.verify(account_id, fields.get("code", ""),
-                            trust_device=fields.get("trust") == "yes",
-                            device_token=request.cookies.get(TRUSTED_COOKIE),
-                            device_name=DEVICE_NAME)
 
-    def send_new_code(request: Request, account_id: int, code_page: str,
-                      refused: Callable[[Request, TwofaError], Response]) -> Response:
-        try:
-            sent = twofa.resend(account_id)
-        except TwofaError as error:
-            return refused(request, error)  # the code form again, with the reason
-        request.session.update(sent_to=sent.destination, notice="A new code was sent.")
-        return to(code_page)
+def to(request: Request, location: str, *, session_token: str | None = None,
+       verification: Verification | None = None, end_session: bool = False) -> Response:
+    """A redirect (303) that hands the browser its new cookies, if any."""
+    response = RedirectResponse(location, status_code=303)
+    if session_token:
+        response.set_cookie(SESSION_COOKIE, session_token, path="/", secure=True, httponly=True,
+                            samesite="lax")
+    elif end_session:
+        response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True,
+                               samesite="lax")
+    return trusting(request, response, verification)
 
-    # -- logging in ---------------------------------------------------------------------
 
-    def home(request: Request) -> Response:
-        return to("/account" if "account_id" in request.session else "/login")
+def trusting(request: Request, response: Response, verification: Verification | None) -> Response:
+    if verification is not None and verification.device_token:
+        max_age = int(library(request).trusted_device_lifetime.total_seconds())
+        response.set_cookie(TRUSTED_COOKIE, verification.device_token, max_age=max_age, path="/",
+                            secure=True, httponly=True, samesite="lax")
+    return response
 
-    def login_page(request: Request) -> Response:
-        return page(request, "login.html")
 
-    def login(request: Request) -> Response:
-        fields = form(request)
-        email = fields.get("email", "")
-        try:
-            result = twofa.login(email, fields.get("password", ""),
-                                 device_token=request.cookies.get(TRUSTED_COOKIE))
-        except TwofaError as error:
-            return page(request, "login.html", error=error, email=email)
-        if result.authenticated:
-            start_session(request, result.account.id)
-            return to("/account")
-        request.session.update(pending_login=result.account.id, sent_to=result.code.destination
-                               if result.code else "",
-                               app=result.required.method if result.required else "")
-        return to("/login/code")
+def session_of(request: Request, state: str = "signed_in") -> tuple[Session, str]:
+    """The request's live session in ``state`` and its token; else to the login page."""
+    token = request.scope["twofa.cookies"].get(SESSION_COOKIE, "")
+    try:
+        session = library(request).session(token) if token else None
+    except Rejected:
+        session = None
+    if session is None or session.state != state:
+        raise HTTPException(303, headers={"location": "/login"})
+    return session, token
 
-    def login_code_page(request: Request, error: TwofaError | None = None) -> Response:
-        pending_login(request)
-        return page(request, "login_code.html", error=error, sent_to=request.session.get("sent_to"),
-                    app=request.session.get("app"))
 
-    def login_verify(request: Request) -> Response:
-        account_id = pending_login(request)
-        try:
-            verified = check_code(request, account_id)
-        except TwofaError as error:
-            return login_code_page(request, error)
-        start_session(request, account_id)
-        return to("/account", verified)
+def step_up(request: Request) -> Response:
+    """To the password page, which comes back to this page (a page of this site)."""
+    return to(request, f"/account/confirm?next={quote(request.url.path, safe='/')}")
 
-    def login_recovery(request: Request) -> Response:
-        account_id = pending_login(request)
-        try:
-            verified = twofa.verify(account_id, "",
-                                    recovery_code=form(request).get("recovery_code", ""))
-        except TwofaError as error:
-            return login_code_page(request, error)
-        start_session(request, account_id)
-        left = verified.recovery_codes_remaining or 0
-        request.session["notice"] = (
-            f"You used a recovery code: {left} left." + (
-                " Make a new set soon." if left <= 2 else ""))
-        return to("/account")
 
-    def login_resend(request: Request) -> Response:
-        return send_new_code(request, pending_login(request), "/login/code", login_code_page)
+# -- logging in ---------------------------------------------------------------------------
 
-    def logout(request: Request) -> Response:
-        request.session.clear()
-        return to("/login")
 
-    # -- Account Settings ---------------------------------------------------------------
+def home(request: Request) -> Response:
+    try:
+        session_of(request)
+    except HTTPException:
+        return to(request, "/login")
+    return to(request, "/account")
 
-    def account_page(request: Request) -> Response:
-        return page(request, "account.html", account=twofa.account(signed_in(request)))
 
-    def two_factor_page(request: Request, error: TwofaError | None = None,
-                        **context: Any) -> Response:
-        account_id = signed_in(request)
-        methods = twofa.secondary_auths()
-        chosen = request.session.get("method") or request.query_params.get("method")
-        selected = next((m for m in methods if str(m.id) == str(chosen)), methods[0] if methods else None)
-        return page(request, "two_factor.html", error=error, methods=methods, selected=selected,
-                    entries=twofa.entries(account_id),
-                    enrolling=request.session.get("enrolling"), sent_to=request.session.get("sent_to"),
-                    app=request.session.get("app"), **context)
+def login_page(request: Request) -> Response:
+    return page(request, "login.html")
 
-    def enroll(request: Request) -> Response:
-        account_id = signed_in(request)
-        fields = form(request)
-        request.session["method"] = fields.get("method", "")
-        try:
-            sent = twofa.enroll(account_id, method=fields.get("method", ""),
-                                phone=fields.get("phone"), email=fields.get("email"))
-        except TwofaError as error:
-            return two_factor_page(request, error)
-        if isinstance(sent, SecretIssued):
-            # The secret is shown in this response only: it never sits in the session cookie.
-            request.session.update(enrolling=True, sent_to="", app="your authenticator app")
-            return two_factor_page(request, issued=sent)
-        request.session.update(enrolling=True, sent_to=sent.destination, app="")
-        return to("/account/two-factor")
 
-    def enroll_verify(request: Request) -> Response:
-        account_id = signed_in(request)
-        try:
-            verified = check_code(request, account_id)
-        except TwofaError as error:
-            return two_factor_page(request, error)
-        for key in ("enrolling", "sent_to", "method", "app"):
-            request.session.pop(key, None)
-        request.session["notice"] = "Two-factor authentication is on for your account."
-        if verified.recovery_codes:  # shown this once, in this response
-            return trusting(two_factor_page(request, recovery_codes=verified.recovery_codes),
-                            verified)
-        return to("/account/two-factor", verified)
+def login(request: Request) -> Response:
+    fields = form(request)
+    email = fields.get("email", "")
+    twofa = library(request)
+    try:
+        result = twofa.login(email, fields.get("password", ""),
+                             device_token=request.cookies.get(TRUSTED_COOKIE),
+                             client=request.client.host if request.client else "",
+                             device_name=DEVICE_NAME, email_only=True)
+    except TwofaError as error:
+        return page(request, "login.html", error=error, email=email)
+    if old := request.scope["twofa.cookies"].get(SESSION_COOKIE):
+        twofa.logout(old)  # this browser's earlier session, if any, ends here
+    if result.authenticated:
+        return to(request, "/account", session_token=result.session_token)
+    reused = "?reused=1" if result.code is not None and result.code.reused else ""
+    return to(request, f"/login/code{reused}", session_token=result.session_token)
 
-    def enroll_resend(request: Request) -> Response:
-        return send_new_code(request, signed_in(request), "/account/two-factor", two_factor_page)
 
-    def delete_entry(request: Request) -> Response:
-        account_id = signed_in(request)
-        try:
-            twofa.delete_entry(account_id, int(request.path_params["entry_id"]))
-        except TwofaError as error:
-            return two_factor_page(request, error)
-        request.session["notice"] = "The entry was deleted."
-        return to("/account/two-factor")
+def login_code_page(request: Request, error: TwofaError | None = None) -> Response:
+    session, _ = session_of(request, "pending")
+    return code_page(request, "login_code.html", session.account_id, error)
 
-    # -- errors: in words, never a stack trace --------------------------------------------
 
-    def http_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, HTTPException)
-        if exc.status_code == 303 and exc.headers:
-            return RedirectResponse(exc.headers["location"], status_code=303)
-        words = {404: "There is no such page.", 405: "That page does not take this request."}
-        return refuse(request, words.get(exc.status_code, exc.detail), exc.status_code)
+def code_page(request: Request, name: str, account_id: int, error: TwofaError | None,
+              **context: Any) -> Response:
+    """A code step (login or enrolment) with what was sent and when, from the store."""
+    pending = library(request).pending_code(account_id)
+    return page(request, name, error=error, pending=pending,
+                reused=request.query_params.get("reused") == "1", **context)
 
-    def library_error(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, TwofaError)
-        if isinstance(exc, NotFound) and "account_id" in request.session:
-            request.session.clear()  # the account went away while signed in
-        return refuse(request, exc.message, status_of(exc))
 
-    def server_error(request: Request, exc: Exception) -> Response:
-        # Starlette answers this one outside the middleware stack: add its headers here.
-        response = refuse(request, "Something went wrong on our side. Please try again.", 500)
-        add_headers(response.headers, request.url.path)
-        return response
+def login_verify(request: Request) -> Response:
+    _, token = session_of(request, "pending")
+    fields = form(request)
+    twofa = library(request)
+    try:
+        verified = twofa.verify(twofa.session(token).account_id, fields.get("code", ""),
+                                session_token=token, trust_device=fields.get("trust") == "yes",
+                                device_token=request.cookies.get(TRUSTED_COOKIE),
+                                device_name=DEVICE_NAME)
+    except TwofaError as error:
+        return login_code_page(request, error)
+    return to(request, "/account", session_token=verified.session_token, verification=verified)
 
-    routes = [
-        Route("/", home),
-        Route("/login", login_page, methods=["GET"]),
-        Route("/login", login, methods=["POST"]),
-        Route("/login/code", login_code_page, methods=["GET"]),
-        Route("/login/code", login_verify, methods=["POST"]),
-        Route("/login/resend", login_resend, methods=["POST"]),
-        Route("/login/recovery", login_recovery, methods=["POST"]),
-        Route("/logout", logout, methods=["POST"]),
-        Route("/account", account_page, methods=["GET"]),
-        Route("/account/two-factor", two_factor_page, methods=["GET"]),
-        Route("/account/two-factor", enroll, methods=["POST"]),
-        Route("/account/two-factor/verify", enroll_verify, methods=["POST"]),
-        Route("/account/two-factor/resend", enroll_resend, methods=["POST"]),
-        Route("/account/two-factor/entries/{entry_id:int}/delete", delete_entry, methods=["POST"]),
-        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
-    ]
-    middleware = [
-        Middleware(SessionMiddleware, secret_key=session_secret or secrets.token_urlsafe(32),
-                   session_cookie=SESSION_COOKIE, max_age=SESSION_HOURS * 3600, same_site="lax", https_only=True),
-        Middleware(SecurityMiddleware, refuse=refuse),
-    ]
-    return Starlette(routes=routes, middleware=middleware, exception_handlers={
-        HTTPException: http_error, TwofaError: library_error, Exception: server_error})
+
+def login_recovery(request: Request) -> Response:
+    session, token = session_of(request, "pending")
+    try:
+        verified = library(request).verify(
+            session.account_id, "", session_token=token,
+            recovery_code=form(request).get("recovery_code", ""))
+    except TwofaError as error:
+        return login_code_page(request, error)
+    return to(request, f"/account?recovery_left={verified.recovery_codes_remaining or 0}",
+              session_token=verified.session_token)
+
+
+def login_resend(request: Request) -> Response:
+    session, _ = session_of(request, "pending")
+    try:
+        library(request).resend(session.account_id)
+    except TwofaError as error:
+        return login_code_page(request, error)  # the code form again, with the reason
+    return to(request, "/login/code?done=sent")
+
+
+def logout(request: Request) -> Response:
+    if token := request.scope["twofa.cookies"].get(SESSION_COOKIE):
+        library(request).logout(token)
+    return to(request, "/login", end_session=True)
+
+
+# -- Account Settings -----------------------------------------------------------------------
+
+
+def account_page(request: Request) -> Response:
+    session, _ = session_of(request)
+    left = request.query_params.get("recovery_left", "")
+    return page(request, "account.html", account=library(request).account(session.account_id),
+                signed_in=True, recovery_left=int(left) if left.isdigit() and len(left) < 3 else None)
+
+
+def two_factor_page(request: Request, error: TwofaError | None = None, *,
+                    status: int | None = None, **context: Any) -> Response:
+    session, _ = session_of(request)
+    twofa = library(request)
+    methods = twofa.secondary_auths()
+    chosen = context.pop("chosen", None) or request.query_params.get("method")
+    selected = next((m for m in methods if str(m.id) == str(chosen)),
+                    methods[0] if methods else None)
+    pending = twofa.pending_code(session.account_id)
+    return page(request, "two_factor.html", error=error, status=status, methods=methods,
+                selected=selected, entries=twofa.entries(session.account_id), signed_in=True,
+                pending=pending if pending and pending.purpose == "enroll" else None, **context)
+
+
+def enroll(request: Request) -> Response:
+    session, _ = session_of(request)
+    fields = form(request)
+    method = fields.get("method", "")
+    try:
+        sent = library(request).enroll(session.account_id, method=method,
+                                       phone=fields.get("phone"), email=fields.get("email"))
+    except TwofaError as error:
+        return two_factor_page(request, error, chosen=method)
+    if isinstance(sent, SecretIssued):
+        # The secret is shown in this response only: it is never in a URL or a cookie.
+        return two_factor_page(request, issued=sent)
+    return to(request, "/account/two-factor")
+
+
+def enroll_verify(request: Request) -> Response:
+    session, _ = session_of(request)
+    fields = form(request)
+    try:
+        verified = library(request).verify(
+            session.account_id, fields.get("code", ""), trust_device=fields.get("trust") == "yes",
+            device_token=request.cookies.get(TRUSTED_COOKIE), device_name=DEVICE_NAME)
+    except TwofaError as error:
+        return two_factor_page(request, error)
+    if verified.recovery_codes:  # shown this once, in this response
+        return trusting(request, two_factor_page(request, recovery_codes=verified.recovery_codes,
+                                        enrolled=True), verified)
+    return to(request, "/account/two-factor?done=enrolled", verification=verified)
+
+
+def enroll_resend(request: Request) -> Response:
+    session, _ = session_of(request)
+    try:
+        library(request).resend(session.account_id)
+    except TwofaError as error:
+        return two_factor_page(request, error)
+    return to(request, "/account/two-factor?done=sent")
+
+
+def delete_entry_page(request: Request) -> Response:
+    """The confirmation page of the delete icon (no script needed), after a step-up."""
+    session, _ = session_of(request)
+    if session.step_up_due:
+        return step_up(request)
+    entry_id = request.path_params["entry_id"]
+    entries = library(request).entries(session.account_id)
+    entry = next((e for e in entries if e.id == entry_id), None)
+    if entry is None:
+        raise HTTPException(404)
+    devices = sum(d.state == "active" for d in library(request).trusted_devices(session.account_id))
+    return page(request, "delete_entry.html", entry=entry, last=len(entries) == 1,
+                devices=devices, signed_in=True)
+
+
+def delete_entry(request: Request) -> Response:
+    session, token = session_of(request)
+    try:
+        library(request).delete_entry(session.account_id, request.path_params["entry_id"],
+                                      session_token=token)
+    except PasswordRequired:
+        return step_up(request)
+    except TwofaError as error:
+        return two_factor_page(request, error)
+    return to(request, "/account/two-factor?done=deleted")
+
+
+def recovery_codes_page(request: Request) -> Response:
+    session, _ = session_of(request)
+    if session.step_up_due:
+        return step_up(request)
+    left = library(request).recovery_codes_remaining(session.account_id)
+    return page(request, "recovery_codes.html", remaining=left, signed_in=True)
+
+
+def new_recovery_codes(request: Request) -> Response:
+    session, token = session_of(request)
+    try:
+        codes = library(request).generate_recovery_codes(session.account_id, session_token=token)
+    except PasswordRequired:
+        return step_up(request)
+    except TwofaError as error:
+        return page(request, "recovery_codes.html", error=error, signed_in=True,
+                    remaining=library(request).recovery_codes_remaining(session.account_id))
+    return page(request, "recovery_codes.html", recovery_codes=codes, signed_in=True)
+
+
+def devices_page(request: Request) -> Response:
+    session, _ = session_of(request)
+    if session.step_up_due:
+        return step_up(request)
+    devices = [d for d in library(request).trusted_devices(session.account_id)
+               if d.state == "active"]
+    return page(request, "devices.html", devices=devices, signed_in=True)
+
+
+def revoke_devices(request: Request) -> Response:
+    session, token = session_of(request)
+    try:
+        library(request).revoke_device(session.account_id, every=True, session_token=token)
+    except PasswordRequired:
+        return step_up(request)
+    return to(request, "/account/devices?done=revoked")
+
+
+# -- the step-up --------------------------------------------------------------------------
+
+# Where the password page may send the browser back to: this site's sensitive pages only.
+STEP_UP_PAGES = ("/account/two-factor/entries/", "/account/two-factor/recovery-codes",
+                 "/account/devices")
+
+
+def _next(request: Request) -> str:
+    wanted = request.query_params.get("next", "")
+    safe = wanted.startswith(STEP_UP_PAGES) and all(c.isalnum() or c in "/-" for c in wanted)
+    return wanted if safe and len(wanted) < 200 else "/account"
+
+
+def confirm_page(request: Request, error: TwofaError | None = None) -> Response:
+    session_of(request)
+    return page(request, "confirm.html", error=error, next=_next(request), signed_in=True)
+
+
+def confirm(request: Request) -> Response:
+    _, token = session_of(request)
+    try:
+        library(request).confirm_password(token, form(request).get("password", ""))
+    except TwofaError as error:
+        return confirm_page(request, error)
+    return to(request, _next(request))
+
+
+# -- errors: in words, never a stack trace --------------------------------------------------
+
+
+def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 303 and exc.headers:
+        return RedirectResponse(exc.headers["location"], status_code=303)
+    words = {404: "There is no such page.", 405: "That page does not take this request."}
+    return refuse(request, words.get(exc.status_code, exc.detail), exc.status_code)
+
+
+def library_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TwofaError)
+    return refuse(request, exc.message, status_of(exc))
+
+
+def server_error(request: Request, exc: Exception) -> Response:
+    # Starlette answers this one outside the middleware stack: add its headers here.
+    response = refuse(request, "Something went wrong on our side. Please try again.", 500)
+    add_headers(response.headers, request.url.path)
+    return response
+
+
+ENTRY = "/account/two-factor/entries/{entry_id:int}/delete"
+ROUTES = [
+    Route("/", home),
+    Route("/login", login_page, methods=["GET"]),
+    Route("/login", login, methods=["POST"]),
+    Route("/login/code", login_code_page, methods=["GET"]),
+    Route("/login/code", login_verify, methods=["POST"]),
+    Route("/login/resend", login_resend, methods=["POST"]),
+    Route("/login/recovery", login_recovery, methods=["POST"]),
+    Route("/logout", logout, methods=["POST"]),
+    Route("/account", account_page, methods=["GET"]),
+    Route("/account/confirm", confirm_page, methods=["GET"]),
+    Route("/account/confirm", confirm, methods=["POST"]),
+    Route("/account/two-factor", two_factor_page, methods=["GET"]),
+    Route("/account/two-factor", enroll, methods=["POST"]),
+    Route("/account/two-factor/verify", enroll_verify, methods=["POST"]),
+    Route("/account/two-factor/resend", enroll_resend, methods=["POST"]),
+    Route(ENTRY, delete_entry_page, methods=["GET"]),
+    Route(ENTRY, delete_entry, methods=["POST"]),
+    Route("/account/two-factor/recovery-codes", recovery_codes_page, methods=["GET"]),
+    Route("/account/two-factor/recovery-codes", new_recovery_codes, methods=["POST"]),
+    Route("/account/devices", devices_page, methods=["GET"]),
+    Route("/account/devices", revoke_devices, methods=["POST"]),
+    Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+]

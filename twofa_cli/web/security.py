@@ -1,15 +1,19 @@
 """Every page's protections, in one place: security headers, CSRF, a bounded form body.
 
-A pure ASGI middleware inside Starlette's SessionMiddleware: it gives each session a
-CSRF token, refuses (403) any POST whose form does not carry it, parses the form once
-(``form(request)`` hands it to the route) and adds the headers a reviewer expects.
+A pure ASGI middleware: it works out the request's CSRF token, refuses (403) any POST
+whose form does not carry it, parses the form once (``form(request)`` hands it to the
+route) and adds the headers a reviewer expects. No cookie is signed here, so no secret:
+the CSRF token is a one-way function of the login session's cookie (whose token lives in
+the store), or, before any login, of a random ``twofa_csrf`` cookie.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
+from http.cookies import SimpleCookie
 from urllib.parse import parse_qsl
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -18,6 +22,9 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSRF_FIELD = "csrf_token"
+SESSION_COOKIE = "twofa_session"  # the login session's opaque token (services/sessions.py)
+CSRF_COOKIE = "twofa_csrf"  # before any login: what the login form's token derives from
+MAX_COOKIE = 128
 MAX_FORM_BYTES = 16_384  # the largest form here is a few hundred bytes
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
@@ -33,21 +40,41 @@ HEADERS = {
     "cross-origin-opener-policy": "same-origin",
 }
 # Pages and redirects carry destinations, account data and cookies: no cache keeps them.
-# Only the static files (style sheet, script) may be cached.
+# Only the static files (style sheet, script) may be cached, and they set no cookie.
 PAGE_HEADERS = {"cache-control": "no-store"}
+STATIC_HEADERS = {"cache-control": "public, max-age=3600"}
 
 Refuse = Callable[[Request, str, int], Response]
 
 
 def add_headers(headers: MutableHeaders, path: str) -> None:
     headers.update(HEADERS)
-    if not path.startswith("/static/"):
+    if path.startswith("/static/"):
+        headers.update(STATIC_HEADERS)
+        if "set-cookie" in headers:  # whatever set it: a cached file must carry no cookie
+            del headers["set-cookie"]
+    else:
         headers.update(PAGE_HEADERS)
 
 
 def csrf_token(request: Request) -> str:
-    token: str = request.session["csrf"]
+    token: str = request.scope["twofa.csrf"]
     return token
+
+
+def _derived(purpose: str, cookie: str) -> str:
+    # Not the store's SHA-256 of the token: a leaked store must not hand out CSRF tokens.
+    return hashlib.sha256(f"twofa {purpose}:{cookie}".encode()).hexdigest()
+
+
+def _cookies(scope: Scope) -> dict[str, str]:
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(Headers(scope=scope).get("cookie", ""))
+    except Exception:  # a malformed Cookie header is no cookie at all
+        return {}
+    return {name: morsel.value for name, morsel in jar.items()
+            if 0 < len(morsel.value) <= MAX_COOKIE and morsel.value.isascii()}
 
 
 def form(request: Request) -> dict[str, str]:
@@ -65,13 +92,24 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        session = scope["session"]
-        if "csrf" not in session:
-            session["csrf"] = secrets.token_urlsafe(32)
+        cookies = _cookies(scope)
+        new_csrf_cookie = None
+        if session := cookies.get(SESSION_COOKIE):
+            scope["twofa.csrf"] = _derived("session", session)
+        else:
+            pre = cookies.get(CSRF_COOKIE)
+            if pre is None:
+                pre = new_csrf_cookie = secrets.token_urlsafe(32)
+            scope["twofa.csrf"] = _derived("anonymous", pre)
+        scope["twofa.cookies"] = cookies
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                add_headers(MutableHeaders(scope=message), scope["path"])
+                headers = MutableHeaders(scope=message)
+                if new_csrf_cookie and not scope["path"].startswith("/static/"):
+                    headers.append("set-cookie", f"{CSRF_COOKIE}={new_csrf_cookie}; Path=/; "
+                                                 "HttpOnly; Secure; SameSite=Lax")
+                add_headers(headers, scope["path"])
             await send(message)
 
         if scope["method"] in SAFE_METHODS:
@@ -80,7 +118,8 @@ class SecurityMiddleware:
         try:
             body = await _read_form_body(scope, receive)
             fields = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-            if not hmac.compare_digest(fields.get(CSRF_FIELD, "").encode(), session["csrf"].encode()):
+            if not hmac.compare_digest(fields.get(CSRF_FIELD, "").encode(),
+                                       scope["twofa.csrf"].encode()):
                 raise _Refused(403, "This form has expired or did not come from this site. "
                                     "Reload the page and try again.")
         except _Refused as refused:
