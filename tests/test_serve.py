@@ -63,3 +63,77 @@ def test_serve_needs_an_initialised_home(tmp_path):
     out, err = process.communicate(timeout=60)
     assert process.returncode == 1 and out == ""
     assert "is not a twofa home: run `twofa init`" in err and "Traceback" not in err
+
+
+# -- several processes on one store (SECURITY.md rule 29) ----------------------------------
+
+from webapp import ALICE, PASSWORD, csrf_of, shop  # noqa: E402, F401 (fixture)
+
+
+class Client:
+    """A browser over plain http to loopback: it keeps the Secure cookies by hand (httpx
+    keeps them to https)."""
+
+    def __init__(self) -> None:
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, url: str, **kwargs) -> httpx.Response:
+        header = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        response = httpx.request(method, url, headers={"cookie": header} if header else {},
+                                 follow_redirects=False, timeout=30, **kwargs)
+        for value in response.headers.get_list("set-cookie"):
+            name, _, rest = value.partition("=")
+            token = rest.split(";")[0]
+            if token in ("", '""') or "max-age=0" in value.lower():
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = token
+        return response
+
+    def post(self, base: str, path: str, page: str, **fields: str) -> httpx.Response:
+        token = csrf_of(self.request("GET", base + page).text)
+        return self.request("POST", base + path, data={"csrf_token": token, **fields})
+
+
+def served(home: Path, *args: str) -> tuple[subprocess.Popen, str]:
+    process = start(home, "--port", "0", "--json", *args)
+    line = process.stdout.readline()
+    assert line, process.stderr.read() if process.poll() is not None else "no URL"
+    return process, json.loads(line)["url"].removesuffix("/login")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=30)
+
+
+def test_two_serve_processes_on_one_store_share_sessions(home, shop):
+    first, a = served(home)
+    second, b = served(home)
+    try:
+        browser = Client()
+        signed = browser.post(a, "/login", "/login", email=ALICE, password=PASSWORD)
+        assert signed.headers["location"] == "/account", signed.text
+        assert ALICE in browser.request("GET", b + "/account").text  # the other host knows it
+        copy = dict(browser.cookies)
+        assert browser.post(b, "/logout", "/account").headers["location"] == "/login"
+        thief = Client()
+        thief.cookies = copy
+        assert thief.request("GET", a + "/account").headers["location"] == "/login"
+    finally:
+        stop(first)
+        stop(second)
+
+
+def test_serve_with_workers_honours_one_session_in_every_worker(home, shop):
+    process, base = served(home, "--workers", "2")
+    try:
+        browser = Client()
+        assert browser.post(base, "/login", "/login", email=ALICE,
+                            password=PASSWORD).headers["location"] == "/account"
+        for _ in range(6):  # connections land on either worker
+            assert browser.request("GET", base + "/account").status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    assert process.returncode == 0 and "Traceback" not in err
