@@ -167,8 +167,12 @@ def test_the_customer_story_in_chromium(chromium, live_server, shop, twofa, cloc
     page.get_by_label("Verification code").fill(latest_code(twofa))
     submit(page, "Verify")
 
-    # deleting the entry removes the 2FA step, on every browser
+    # deleting the entry removes the 2FA step, on every browser, after a confirmation page
     page.get_by_role("link", name="Two-Factor Authentication").click()
+    submit(page, "Delete")
+    assert page.get_by_role("heading", name="Delete this entry?").is_visible()
+    assert "two-factor authentication is off" in " ".join(page.inner_text("main").split())
+    shots(page, "delete-confirm")
     submit(page, "Delete")
     assert page.get_by_role("status").inner_text() == "The entry was deleted."
     assert page.get_by_role("button", name="Delete").count() == 0
@@ -183,12 +187,46 @@ def test_the_customer_story_in_chromium(chromium, live_server, shop, twofa, cloc
     assert [p.name for p in sorted(shots.folder.iterdir())] == [
         "01-login.png", "02-account.png", "03-two-factor.png", "04-two-factor-code.png",
         "05-two-factor-wrong-code.png", "06-two-factor-entry.png", "07-login-code.png",
-        "08-two-factor-deleted.png"]
+        "08-delete-confirm.png", "09-two-factor-deleted.png"]
     if SCREENSHOTS_TO:
         for shot in shots.folder.iterdir():
             shutil.copy(shot, Path(SCREENSHOTS_TO) / shot.name)
     phone.close()
     laptop.close()
+
+
+def test_a_stale_password_is_asked_again_before_a_factor_goes(chromium, live_server, shop,
+                                                               twofa, clock, tmp_path):
+    """The step-up (rule 31) and the confirmation page, as the customer sees them."""
+    url = live_server.url
+    twofa.enroll(ALICE, method="Text message", phone=PHONE)
+    twofa.verify(ALICE, latest_code(twofa))
+    context = chromium.new_context(viewport={"width": 390, "height": 800})
+    page = context.new_page()
+    log_in(page, url)
+    page.get_by_label("Verification code").fill(latest_code(twofa))
+    submit(page, "Verify")
+    assert page.url == f"{url}/account"
+    clock.advance(minutes=11)  # the login's password is no longer recent
+
+    page.get_by_role("link", name="Two-Factor Authentication").click()
+    submit(page, "Delete")
+    assert page.url.startswith(f"{url}/account/confirm")
+    page.get_by_label("Password").fill("not the password")
+    submit(page, "Confirm")
+    assert page.get_by_role("alert").inner_text() == "wrong password"
+    page.get_by_label("Password").fill(PASSWORD)
+    submit(page, "Confirm")
+    assert page.get_by_role("heading", name="Delete this entry?").is_visible()
+    page.screenshot(path=tmp_path / "delete-confirm-390.png", full_page=True)
+    page.get_by_role("link", name="Cancel").click()
+    page.wait_for_url(f"{url}/account/two-factor")
+    assert len(twofa.entries(ALICE)) == 1  # Cancel deleted nothing
+    submit(page, "Delete")  # the password was just given: straight to the confirmation
+    submit(page, "Delete")
+    assert page.get_by_role("status").inner_text() == "The entry was deleted."
+    assert twofa.entries(ALICE) == []
+    context.close()
 
 
 @pytest.mark.parametrize("required, outcome", [("1", "1 error"), ("", "1 skipped")])
