@@ -6,6 +6,11 @@ it, in one transaction; ``prune`` keeps only the first key once no stored value 
 another. Both hold the store's write lock while they read and rewrite the key file, so
 two rotations at once run one after the other and lose no key.
 
+Both record the first key's id as the store's current key (store/current_key.py), so
+a process that read the key file before a rotation catches up before it encrypts
+anything (Runtime.current_key); ``prune`` refuses while the key file does not hold
+that key first (the rotation ran on another host).
+
 Pending codes are invalidated by ``rotate``: their HMAC is keyed by the first key
 (SecretKey.code_hmac), so after the rotation the right code would count as a wrong one
 towards the lockout. Marking them superseded (as Send New Code does) makes ``verify``
