@@ -39,6 +39,7 @@ from twofa_cli.services import (
     keys,
     login,
     providers,
+    recovery,
     secondary_auth,
     system,
 )
@@ -233,15 +234,22 @@ def test_prune_with_one_key_removes_nothing(rt, home):
     assert len(key_lines(home)) == 1
 
 
+def write_under_old_key(rt, base_url: str, old_key: str, title: str = "Late") -> None:
+    """A credential stored under ``old_key`` after the rotation: what a twofa of before key
+    ids still running with the old keys writes (a process of this one catches up first,
+    Runtime.current_key), or one writing in the very instant a PostgreSQL rotation commits."""
+    add_twilio(rt, base_url, title=title)
+    with rt.transaction() as session:
+        late = session.scalars(select(Provider).where(Provider.title == title)).one()
+        late.secrets = SecretKey(old_key).encrypt_json(rt.key.decrypt_json(late.secrets))
+        session.add(late)
+
+
 def test_prune_refuses_while_a_value_needs_an_old_key(rt, home, clock, deployment, database_url):
-    """A process still running with the old keys writes after the rotation: its value is
-    under the old key, so pruning would make it unreadable."""
-    stale = open_runtime(home, clock=clock)  # loaded the key file before the rotation
-    try:
-        keys.rotate(rt)
-        add_twilio(stale, deployment["twilio"].base_url, title="Late")
-    finally:
-        stale.engine.dispose()
+    """A value is under the old key after the rotation: pruning would make it unreadable."""
+    old = key_lines(home)[0]
+    keys.rotate(rt)
+    write_under_old_key(rt, deployment["twilio"].base_url, old)
     late_id = providers.show_provider(rt, "Late")["id"]
     key_file, store = (home / "secret.key").read_bytes(), dump_store(database_url)
 
@@ -283,12 +291,13 @@ def test_cli_rotate_and_prune(home, deployment):
 
 def test_cli_prune_refusal_says_what_needs_the_old_key(home, clock, deployment):
     cli = Cli()
-    stale = open_runtime(home, clock=clock)
+    old = key_lines(home)[0]
+    assert cli("key", "rotate").exit_code == 0
+    fresh = open_runtime(home, clock=clock)
     try:
-        assert cli("key", "rotate").exit_code == 0
-        add_twilio(stale, deployment["twilio"].base_url, title="Late")
+        write_under_old_key(fresh, deployment["twilio"].base_url, old)
     finally:
-        stale.engine.dispose()
+        fresh.engine.dispose()
     refused = cli("key", "prune", "--json")
     assert refused.exit_code == 1
     assert refused.json["error"]["code"] == "rejected"
@@ -507,3 +516,147 @@ def _decrypts(rt, value: str) -> bool:
     except Rejected:
         return False
     return True
+
+
+# -- a process opened before the rotation (SECURITY.md rule 33) ------------------------------
+
+DAVE = "dave@example.com"
+
+
+def stored_setting_values(rt) -> list[str]:
+    from twofa_cli.store.models import Setting
+
+    with rt.transaction() as session:
+        return list(session.execute(select(Setting.value)).scalars())
+
+
+def test_a_stale_library_writes_what_a_fresh_process_can_read(home, clock, deployment):
+    """A TwoFactor opened before `key rotate` + `key prune` (run by the CLI, another process)
+    enrols an app, gets recovery codes, sends a login code and adds a provider: a process
+    started afterwards, with nothing but the pruned key file, reads all of it."""
+    from twofa_cli.api import TwoFactor
+
+    stale = TwoFactor.open(home, clock=clock)
+    cli = Cli()
+    assert cli("key", "rotate").exit_code == 0
+    assert cli("key", "prune").exit_code == 0
+    try:
+        stale.add_account(DAVE, PASSWORD)
+        secret = stale.enroll(DAVE, method=APP).secret
+        codes = stale.verify(DAVE, pyotp.TOTP(secret).at(clock())).recovery_codes
+        stale.add_provider("twilio", title="Late", options={
+            "account_sid": TWILIO_SID, "auth_token": TWILIO_TOKEN, "from_number": "+14155550100",
+            "api_base_url": deployment["twilio"].base_url})
+        clock.advance(hours=1)
+        assert stale.login(ALICE, PASSWORD).status == "code_sent"
+    finally:
+        stale.close()
+
+    fresh = open_runtime(home, clock=clock)
+    try:
+        assert challenges.verify(fresh, ALICE, last_code(fresh)).status == "authenticated"
+        clock.advance(minutes=1)
+        assert login.login(fresh, DAVE, PASSWORD)["status"] == "code_required"
+        dave = challenges.verify(fresh, DAVE, pyotp.TOTP(secret).at(clock()))  # the secret decrypts
+        assert dave.status == "authenticated"
+        clock.advance(minutes=1)
+        assert login.login(fresh, DAVE, PASSWORD)["status"] == "code_required"
+        assert challenges.verify(fresh, DAVE, "", recovery_code=codes[0]).status == "authenticated"
+        assert_live_send(fresh, "Late", deployment["twilio"])
+        assert keys.prune(fresh)["removed"] == 0  # and nothing holds prune back
+    finally:
+        fresh.engine.dispose()
+
+
+@pytest.mark.parametrize("given", ["environment", "argument"])
+def test_a_stale_process_that_cannot_reload_its_key_is_refused_and_writes_nothing(
+        rt, home, clock, deployment, database_url, monkeypatch, given):
+    old = key_lines(home)[0]
+    if given == "environment":
+        monkeypatch.setenv(SECRET_KEY_ENV, old)
+        stale = open_runtime(home, clock=clock)
+        monkeypatch.delenv(SECRET_KEY_ENV)
+    else:
+        stale = open_runtime(home, clock=clock, secret_key=old)
+    accounts.add_account(rt, email=DAVE, password=PASSWORD)
+    keys.rotate(rt)
+    keys.prune(rt)
+    clock.advance(hours=1)  # past the wait before Alice's next login code
+    key_file, store = (home / "secret.key").read_bytes(), dump_store(database_url)
+    twilio = {"account_sid": TWILIO_SID, "auth_token": TWILIO_TOKEN,
+              "from_number": "+14155550100", "api_base_url": deployment["twilio"].base_url}
+    writes = [
+        lambda: enrollment.enroll(stale, DAVE, method=APP),
+        lambda: providers.add_provider(stale, channel="twilio", title="Late", options=twilio),
+        lambda: providers.update_provider(stale, "Twilio", options={"auth_token": TWILIO_TOKEN}),
+        lambda: recovery.generate(stale, ALICE),
+        lambda: login.login(stale, ALICE, PASSWORD),
+    ]
+    try:
+        for write in writes:
+            with pytest.raises(Rejected, match="another process rotated the secret key") as refused:
+                write()
+            message = refused.value.message
+            assert SECRET_KEY_ENV in message and "restart" in message.lower()
+            assert old not in message and key_lines(home)[0] not in message
+    finally:
+        stale.engine.dispose()
+    assert (home / "secret.key").read_bytes() == key_file
+    assert dump_store(database_url) == store
+
+
+def test_a_stale_process_reloads_a_key_file_before_it_writes(rt, home, clock, deployment):
+    stale = open_runtime(home, clock=clock)
+    try:
+        keys.rotate(rt)
+        keys.prune(rt)
+        add_twilio(stale, deployment["twilio"].base_url, title="Late")
+        assert stale.key.keys == tuple(key_lines(home))  # it read the new key file
+    finally:
+        stale.engine.dispose()
+    assert encrypted_under_first_key_alone(rt, stored_secrets(rt)[providers.show_provider(
+        rt, "Late")["id"]])
+
+
+@pytest.mark.parametrize("file_holds", ["an old key only", "the current key second"])
+def test_prune_refuses_while_the_store_names_a_key_the_file_does_not_hold_first(
+        rt, home, database_url, file_holds):
+    """Another host rotated with its own key file: this host's file lacks the store's
+    current key, and pruning it would leave this host with no key to write under."""
+    before = key_lines(home)
+    keys.rotate(rt)  # the other host's rotation
+    current = key_lines(home)[0]
+    other_host = before if file_holds == "an old key only" else [*before, current]
+    (home / "secret.key").write_text("".join(f"{k}\n" for k in other_host))
+    key_file, store = (home / "secret.key").read_bytes(), dump_store(database_url)
+    with pytest.raises(Rejected, match="current key") as refused:
+        keys.prune(rt)
+    assert "key file" in refused.value.message and "nothing changed" in refused.value.message
+    assert (home / "secret.key").read_bytes() == key_file
+    assert dump_store(database_url) == store
+
+
+def test_the_store_keeps_an_id_of_its_current_key_never_the_key(rt, home):
+    def assert_names(first: str) -> None:
+        values = stored_setting_values(rt)
+        assert SecretKey(first).key_id in values
+        for value in values:
+            for line in key_lines(home):
+                raw = SecretKey(line)
+                assert line not in value and line.rstrip("=") not in value
+                assert _raw_hex(line) not in value and value != raw.keys[0]
+
+    first = key_lines(home)[0]
+    assert_names(first)  # recorded by `twofa init`
+    keys.rotate(rt)
+    assert key_lines(home)[0] != first
+    assert_names(key_lines(home)[0])
+    assert SecretKey(first).key_id not in stored_setting_values(rt)
+    keys.prune(rt)
+    assert_names(key_lines(home)[0])
+
+
+def _raw_hex(line: str) -> str:
+    import base64
+
+    return base64.urlsafe_b64decode(line).hex()

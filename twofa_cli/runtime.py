@@ -8,6 +8,7 @@ CLI) never see it.
 from __future__ import annotations
 
 import getpass
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,8 +20,10 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session
 
 from twofa_cli.config import Settings, load_initialised_settings
-from twofa_cli.errors import NotInitialised
-from twofa_cli.security import SecretKey, load_secret_key
+from twofa_cli.errors import NotInitialised, Rejected
+from twofa_cli.security import SECRET_KEY_ENV, SecretKey, load_secret_key, read_key_file
+from twofa_cli.store import current_key
+from twofa_cli.store.core import lock
 from twofa_cli.store.engine import make_engine, transaction
 from twofa_cli.store.schema import check_schema
 
@@ -43,10 +46,52 @@ class Runtime:
     key: SecretKey
     actor: str = field(default_factory=default_actor)
     clock: Callable[[], datetime] = utcnow
+    # Where ``key`` was read, to read again after a rotation; None: it was given
+    # (TWOFA_SECRET_KEY, ``secret_key=``) and only a restart can change it.
+    key_file: Path | None = None
     _joined: threading.local = field(default_factory=threading.local, repr=False, compare=False)
 
     def now(self) -> datetime:
         return self.clock()
+
+    def current_key(self, connection: Connection | Session, *, row=None) -> SecretKey:
+        """The key to encrypt with and to key new code HMACs with, checked inside the
+        writing transaction against the one the store names current (store/current_key.py).
+
+        A process opened before another one ran ``twofa key rotate`` still has the old
+        first key, and what it wrote under it ``key prune`` would make unreadable: it reads
+        its key file again, and is refused when that does not put the current key first.
+        ``row``: a row this transaction read with the stored id as ``key_id`` (the customer
+        flow's account read), which spares the query.
+        """
+        stored = row.key_id if row is not None else current_key.stored_id(connection)
+        if stored is None or stored == self.key.key_id:
+            return self.key
+        return self._catch_up(connection.connection() if isinstance(connection, Session)
+                              else connection)
+
+    def _catch_up(self, connection: Connection) -> SecretKey:
+        # PostgreSQL: a rotation committing meanwhile is seen once it is done.
+        lock(connection, current_key.ROTATION_LOCK)
+        stored = current_key.stored_id(connection)
+        if stored is None or stored == self.key.key_id:
+            return self.key
+        if self.key_file is None:
+            raise Rejected(
+                "another process rotated the secret key (`twofa key rotate`) after this one "
+                f"was given its key ({SECRET_KEY_ENV} or secret_key=), which cannot be read "
+                "again: nothing was written. Restart it with the new key file's lines joined "
+                f"by commas in {SECRET_KEY_ENV} (or secret_key=); see docs/key-rotation.md")
+        reloaded = read_key_file(self.key_file)
+        if reloaded.key_id != stored:
+            raise Rejected(
+                "another process rotated the secret key (`twofa key rotate`) and the key file "
+                f"{self.key_file} does not hold the store's current key first (rotated on "
+                "another host?): nothing was written. Copy the key file of the host that "
+                f"rotated here (mode 0600), or set {SECRET_KEY_ENV} to its lines joined by "
+                "commas, and restart; see docs/key-rotation.md")
+        self.key = reloaded
+        return reloaded
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -111,6 +156,7 @@ def open_runtime(
     """
     settings = load_initialised_settings(home, database_url=database_url)
     key = SecretKey(secret_key) if secret_key else load_secret_key(settings.key_file)
+    from_file = not secret_key and not os.environ.get(SECRET_KEY_ENV)
     require_database(settings.database_url)
     engine = make_engine(settings.database_url)
     check_schema(engine)
@@ -120,4 +166,5 @@ def open_runtime(
         key=key,
         actor=actor or default_actor(),
         clock=clock or utcnow,
+        key_file=settings.key_file if from_file else None,
     )

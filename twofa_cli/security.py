@@ -56,6 +56,9 @@ class SecretKey:
                for position, key in enumerate(self.keys, 1)]
         # A separate key for the code HMAC, so no key serves two purposes.
         self._hmac_key = hmac.new(raw[0], b"twofa code hmac", hashlib.sha256).digest()
+        # What the store keeps to name its current key (runtime.Runtime.current_key): a
+        # one-way fingerprint of the first key, under a label of its own; never the key.
+        self.key_id = hmac.new(raw[0], b"twofa key id", hashlib.sha256).hexdigest()[:32]
 
     @staticmethod
     def generate() -> str:
@@ -146,6 +149,11 @@ def load_secret_key(key_file: Path) -> SecretKey:
     owner-only, never read through a symlink (files.py)."""
     if env_key := os.environ.get(SECRET_KEY_ENV):
         return SecretKey(env_key)
+    return read_key_file(key_file)
+
+
+def read_key_file(key_file: Path) -> SecretKey:
+    """The key file alone (``TWOFA_SECRET_KEY`` not consulted): what a process reloads."""
     content = read_private(key_file, secret=True, limit=4096)
     if content is None:
         raise NotInitialised(f"no secret key at {key_file}: run `twofa init`")

@@ -440,7 +440,7 @@ def _replace_options(session: Session, rt: Runtime, provider: Provider, channel:
     channel_cls = channel_class(channel)
     public, secret = providers._split(channel_cls, channel_cls.Options(**options))
     provider.options = public
-    provider.secrets = rt.key.encrypt_json(secret) if secret else ""
+    provider.secrets = rt.current_key(session).encrypt_json(secret) if secret else ""
     provider.updated_at = rt.now()
     session.add(provider)
     audit.record(session, rt, "provider.update", target=f"{provider.id}:{provider.title}",

@@ -31,6 +31,7 @@ from twofa_cli.services import (
     audit, delivery, devices, notifications, recovery, sessions, system, totp,
 )
 from twofa_cli.services.common import find_row, iso
+from twofa_cli.store import current_key
 from twofa_cli.store.core import Prepared, Row, lock, upsert_entry
 from twofa_cli.store.models import (
     Account, Challenge, Entry, Provider, RecoveryCode, SecondaryAuth,
@@ -43,7 +44,8 @@ _recovery = RecoveryCode.__table__
 
 
 # An account with what every step of the flow reads about it: its audience's Active
-# switch, the company name and its pending challenge (the newest, if a race left two).
+# switch, the company name, its pending challenge (the newest, if a race left two) and
+# the id of the store's current key (Runtime.current_key, with no query of its own).
 _pending = _challenge.alias("newest_pending")
 _PENDING_ID = (select(_pending.c.id)
                .where(_pending.c.account_id == _account.c.id, _pending.c.status == "pending")
@@ -67,7 +69,8 @@ def _account_read(where):
                _challenge.c.code_hmac, _challenge.c.attempts, _challenge.c.sends,
                _challenge.c.last_sent_at, _challenge.c.expires_at,
                _challenge.c.secret.label("challenge_secret"), _RECOVERY_KEY.label("recovery_key"),
-               _method.c.kind, _entry.c.secret.label("entry_secret"))
+               _method.c.kind, _entry.c.secret.label("entry_secret"),
+               current_key.STORED_ID.label("key_id"))
         .select_from(_account.outerjoin(_challenge, _challenge.c.id == _PENDING_ID)
                      .outerjoin(_method, _method.c.id == _challenge.c.secondary_auth_id)
                      .outerjoin(_entry, _entry.c.id == _challenge.c.entry_id))
@@ -271,8 +274,9 @@ def send_code(
     code = generate_code(settings.codes.length)
     now = rt.now()
     expires_at = now + timedelta(seconds=settings.codes.ttl_seconds)
-    _ARM.run(connection, {"challenge_id": challenge_id, "hmac": rt.key.code_hmac(challenge_id, code),
-                          "now": now, "expires": expires_at})
+    code_hmac = rt.current_key(connection, row=account).code_hmac(challenge_id, code)
+    _ARM.run(connection, {"challenge_id": challenge_id, "hmac": code_hmac, "now": now,
+                          "expires": expires_at})
     message = code_message(account.company or "", code, settings.codes.ttl_seconds, destination)
     delivery.deliver(connection, rt, provider, message, code=code, budget=budget)
     audit.record(connection, rt, "code.sent", account_id=account.id,
@@ -401,13 +405,14 @@ def verify(
         elif row.kind == "totp":
             if len(code) != totp.DIGITS:
                 raise BadInput(f"an authenticator app's code is {totp.DIGITS} digits")
-            secret = totp.unseal(rt.key, row.challenge_secret or row.entry_secret)
+            secret = totp.unseal(rt.current_key(connection, row=row),
+                                 row.challenge_secret or row.entry_secret)
             step = totp.matching_step(secret, code, rt.now())
             right, given = step is not None, ""
         else:
             if len(code) != length:
                 raise BadInput(f"a code is {length} digits")
-            given = rt.key.code_hmac(row.challenge_id, code)
+            given = rt.current_key(connection, row=row).code_hmac(row.challenge_id, code)
             right = codes_match(row.code_hmac, given)
         if not right:
             failure = _record_failure(connection, rt, row)
@@ -469,7 +474,7 @@ def _complete(connection: Connection, rt: Runtime, account: Row, trust_device: b
                                 account.destination, rt.now(), secret=account.challenge_secret,
                                 last_step=step)
         if not account.recovery_key:  # the account's first entry: its recovery codes
-            codes = recovery.issue(connection, rt, account.id, replacing=False)
+            codes = recovery.issue(connection, rt, account, replacing=False)
         audit.record(connection, rt, "entry.verified", account_id=account.id, target=str(entry_id),
                      detail=f"{len(codes)} recovery codes issued" if codes else "")
         status = "verified"

@@ -57,7 +57,8 @@ def enroll(
 def _issue_secret(connection: Connection, rt: Runtime, account, method) -> dict:
     secret = totp.new_secret()
     started = open_challenge(connection, rt, account, method, purpose="enroll",
-                             destination=APP_DESTINATION, secret=totp.seal(rt.key, secret))
+                             destination=APP_DESTINATION,
+                             secret=totp.seal(rt.current_key(connection, row=account), secret))
     email = _EMAIL.scalar(connection, {"id": account.id})
     uri = totp.provisioning_uri(secret, label=email, issuer=account.company or "twofa")
     return {**started, "status": "secret_issued", "otpauth_uri": uri, "secret": secret}

@@ -6,6 +6,11 @@ it, in one transaction; ``prune`` keeps only the first key once no stored value 
 another. Both hold the store's write lock while they read and rewrite the key file, so
 two rotations at once run one after the other and lose no key.
 
+Both record the first key's id as the store's current key (store/current_key.py), so
+a process that read the key file before a rotation catches up before it encrypts
+anything (Runtime.current_key); ``prune`` refuses while the key file does not hold
+that key first (the rotation ran on another host).
+
 Pending codes are invalidated by ``rotate``: their HMAC is keyed by the first key
 (SecretKey.code_hmac), so after the rotation the right code would count as a wrong one
 towards the lockout. Marking them superseded (as Send New Code does) makes ``verify``
@@ -34,6 +39,8 @@ from twofa_cli.errors import Rejected
 from twofa_cli.runtime import Runtime
 from twofa_cli.security import SECRET_KEY_ENV, SecretKey, load_secret_key, write_private_file
 from twofa_cli.services import audit
+from twofa_cli.store import current_key
+from twofa_cli.store.core import lock
 from twofa_cli.store.models import Challenge, Entry, Provider, RecoveryCode
 
 # Every column that holds a Fernet token of SecretKey. A new encrypted value joins
@@ -55,6 +62,7 @@ def rotate(rt: Runtime) -> dict:
         reencrypted = {_name(column): _reencrypt(session, column, rotated)
                        for column in ENCRYPTED_COLUMNS}
         invalidated = _invalidate_pending_codes(session, rt)
+        current_key.record(session, rotated.key_id)  # processes with the old keys now catch up
         audit.record(session, rt, "key.rotate", detail=(
             f"{sum(reencrypted.values())} values re-encrypted, {invalidated} pending codes "
             f"invalidated, {len(rotated.keys)} keys"))
@@ -70,6 +78,15 @@ def prune(rt: Runtime) -> dict:
     with _rewriting(key_file) as rewrite, rt.transaction() as session:
         _lock(session)
         current = load_secret_key(key_file)
+        stored = current_key.stored_id(session)
+        if stored not in (None, current.key_id):
+            held = "holds it second" if stored in {SecretKey(k).key_id for k in current.keys} \
+                else "does not hold it"
+            raise Rejected(
+                f"the store's current key is not the first key of {key_file}, which {held}: "
+                "another host (or a restored key file) rotated with another key file, and "
+                "pruning this one would leave no key to write under. Copy the key file of the "
+                "host that rotated here (mode 0600), then prune; nothing changed")
         removed = len(current.keys) - 1
         if removed:
             needing = {_name(column): ids for column in ENCRYPTED_COLUMNS
@@ -83,6 +100,8 @@ def prune(rt: Runtime) -> dict:
                     "again, then `twofa key prune`; nothing changed")
             audit.record(session, rt, "key.prune", detail=f"{removed} old keys removed")
             rewrite(current.without_old_keys())
+        if stored is None:  # a store from before key ids: its one key is now known
+            current_key.record(session, current.key_id)
     rt.key = current.without_old_keys()
     return {"key_file": str(key_file), "removed": removed, "keys": 1}
 
@@ -108,10 +127,14 @@ def _lock(session: Session) -> None:
     changed meanwhile is neither overwritten by the re-encryption of its old self nor
     written under an old key behind prune's back.
     """
-    session.connection()
+    connection = session.connection()
     if session.get_bind().dialect.name == "postgresql":
         for table in dict.fromkeys(_column(attribute).table for attribute in ENCRYPTED_COLUMNS):
             session.execute(text(f'LOCK TABLE "{table.name}" IN SHARE ROW EXCLUSIVE MODE'))
+        # Then the lock a process with old keys waits on (Runtime.current_key) before it
+        # reads the current key's id again: taken after the tables, so a writer that
+        # holds one of them while it waits cannot deadlock with this rotation.
+        lock(connection, current_key.ROTATION_LOCK)
 
 
 @contextmanager

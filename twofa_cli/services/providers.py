@@ -57,24 +57,25 @@ def add_provider(rt: Runtime, *, channel: str, title: str, options: dict | None 
     public, secret = _split(channel_cls, _validated(channel_cls, options or {}))
     now = rt.now()
     with rt.transaction() as session:
+        key = rt.current_key(session)
         existing = session.exec(select(Provider).where(Provider.title == title)).first()
         if exist_ok and existing is not None and existing.channel == channel \
-                and _options(existing, rt.key) == {**public, **secret}:
-            return provider_public(existing, rt.key)
+                and _options(existing, key) == {**public, **secret}:
+            return provider_public(existing, key)
         ensure_title_free(session, Provider, title, what="provider")
         provider = Provider(
             kind=KINDS[channel],
             channel=channel,
             title=title,
             options=public,
-            secrets=rt.key.encrypt_json(secret) if secret else "",
+            secrets=key.encrypt_json(secret) if secret else "",
             created_at=now,
             updated_at=now,
         )
         session.add(provider)
         flush_titled(session, title, what="provider")
         audit.record(session, rt, "provider.add", target=f"{provider.id}:{title}", detail=channel)
-        return provider_public(provider, rt.key)
+        return provider_public(provider, key)
 
 
 def list_providers(rt: Runtime) -> list[dict]:
@@ -108,10 +109,11 @@ def update_provider(
             ensure_title_free(session, Provider, title, what="provider", own_id=provider.id)
             provider.title = title
         if changes:
-            merged = channel_cls.Options.merge(_options(provider, rt.key), changes)
+            key = rt.current_key(session)  # before the old secrets are read: they may need it
+            merged = channel_cls.Options.merge(_options(provider, key), changes)
             public, secret = _split(channel_cls, _validated(channel_cls, merged))
             provider.options = public
-            provider.secrets = rt.key.encrypt_json(secret) if secret else ""
+            provider.secrets = key.encrypt_json(secret) if secret else ""
         provider.updated_at = rt.now()
         session.add(provider)
         flush_titled(session, provider.title, what="provider")

@@ -50,14 +50,17 @@ def normalise(text: str) -> str:
     return text.translate(_IGNORED).lower()
 
 
-def issue(connection: Connection, rt: Runtime, account_id: int, *, replacing: bool) -> list[str]:
-    """A new set for the account, under a new HMAC key; the old set (if any) dies."""
+def issue(connection: Connection, rt: Runtime, account, *, replacing: bool) -> list[str]:
+    """A new set for the account (a ``find_account`` row), under a new HMAC key; the old
+    set (if any) dies."""
+    account_id = account.id
     key = secrets.token_bytes(32)
     codes = ["".join(secrets.choice(ALPHABET) for _ in range(LENGTH)) for _ in range(COUNT)]
     if replacing:
         _DELETE_SET.run(connection, {"account_id": account_id})
     _INSERT_SET.run(connection, {"account_id": account_id, "now": rt.now(),
-                                 "token": rt.key.encrypt_json({"recovery": key.hex()}),
+                                 "token": rt.current_key(connection, row=account).encrypt_json(
+                                     {"recovery": key.hex()}),
                                  **{f"hmac{n}": _hmac(key, code) for n, code in enumerate(codes)}})
     if replacing:  # a first set is audited with its entry ("entry.verified")
         audit.record(connection, rt, "recovery_codes.generate", account_id=account_id,
@@ -66,11 +69,12 @@ def issue(connection: Connection, rt: Runtime, account_id: int, *, replacing: bo
 
 
 def use(connection: Connection, rt: Runtime, account, typed: str) -> bool:
-    """Spend one of the account's codes (``account``: a row with ``id``, ``recovery_key``)."""
+    """Spend one of the account's codes (``account``: a ``find_account`` row)."""
     code = normalise(typed)
     if not account.recovery_key or len(code) != LENGTH:
         return False
-    key = bytes.fromhex(rt.key.decrypt_json(account.recovery_key)["recovery"])
+    opening = rt.current_key(connection, row=account)  # a pruned key reloaded first
+    key = bytes.fromhex(opening.decrypt_json(account.recovery_key)["recovery"])
     used = _USE.run(connection, {"account_id": account.id, "hmac": _hmac(key, code),
                                  "now": rt.now()}).rowcount == 1
     if used:
@@ -94,7 +98,7 @@ def generate(rt: Runtime, account: str) -> dict:
         row = find_account(connection, account)
         if _ANY_ENTRY.first(connection, {"account_id": row.id}) is None:
             raise Rejected("this account has no 2FA entry: recovery codes come with the first one")
-        codes = issue(connection, rt, row.id, replacing=True)
+        codes = issue(connection, rt, row, replacing=True)
     notifications.notify(rt, row.id, "recovery_codes_replaced")
     return {"recovery_codes": codes}
 

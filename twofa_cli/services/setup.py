@@ -11,8 +11,8 @@ from twofa_cli.config import example_config_text, load_initialised_settings, loa
 from twofa_cli.files import (PRIVATE_DIR, check_home, inspect, make_private_folder, read_private,
                              write_private)
 from twofa_cli.security import SECRET_KEY_ENV, SecretKey, load_secret_key, mask_url
-from twofa_cli.store import schema
-from twofa_cli.store.engine import make_engine
+from twofa_cli.store import current_key, schema
+from twofa_cli.store.engine import make_engine, transaction
 
 
 def initialise(home: str | Path | None = None, *, database_url: str | None = None) -> dict:
@@ -39,18 +39,22 @@ def initialise(home: str | Path | None = None, *, database_url: str | None = Non
 
     if env_key:
         key_source = "environment"
+        key = SecretKey(env_key)
     else:
         if inspect(settings.key_file, secret=True) is None:
             # link, not rename: a key another `init` wrote meanwhile is kept, not replaced
             if write_private(settings.key_file, SecretKey.generate(), replace=False):
                 created.append("key")
-        load_secret_key(settings.key_file)
+        key = load_secret_key(settings.key_file)
         key_source = str(settings.key_file)
 
     settings = load_settings(home_path, database_url=database_url)
     engine = make_engine(settings.database_url)
     try:
         before, after = schema.upgrade(engine)
+        if before is None:  # a fresh store: its values will be under this key
+            with transaction(engine) as session:
+                current_key.record(session, key.key_id)
     finally:
         engine.dispose()
     if before is None:
