@@ -419,7 +419,7 @@ def _guarded(cls: type) -> type:
     return cls
 
 
-def _checked(func: Callable, *, open_only: bool) -> Callable:
+def _checked(func: Callable[..., Any], *, open_only: bool) -> Callable[..., Any]:
     import functools
     import inspect
 
@@ -427,8 +427,9 @@ def _checked(func: Callable, *, open_only: bool) -> Callable:
     adapters: dict[str, Any] = {}  # built on first call: pydantic loads with the store
 
     def check(bound: inspect.BoundArguments) -> None:
-        from pydantic import TypeAdapter, ValidationError
         from typing import get_type_hints
+
+        from pydantic import TypeAdapter, ValidationError
 
         if not adapters:
             hints = get_type_hints(func)
