@@ -441,6 +441,66 @@ class KeyPrune:
 # -- the API ----------------------------------------------------------------------------
 
 
+def _guarded(cls: type) -> type:
+    """Guard every public method of ``cls`` in one place (SECURITY.md rule 34).
+
+    Its arguments are checked against its annotations, strictly: ``"no"`` is not a bool
+    and ``5`` is not a str, so a caller's mistake is BadInput, never a silent "yes" or an
+    obscure failure deep inside. A method of an open home also refuses to run once
+    ``close()`` was called (Rejected), instead of quietly opening new connections.
+    """
+    for name, member in list(vars(cls).items()):
+        if name.startswith("_") or name == "close" or isinstance(member, property):
+            continue
+        if isinstance(member, (staticmethod, classmethod)):
+            setattr(cls, name, type(member)(_checked(member.__func__, open_only=False)))
+        elif callable(member):
+            setattr(cls, name, _checked(member, open_only=True))
+    return cls
+
+
+def _checked(func: Callable[..., Any], *, open_only: bool) -> Callable[..., Any]:
+    import functools
+    import inspect
+
+    signature = inspect.signature(func)
+    adapters: dict[str, Any] = {}  # built on first call: pydantic loads with the store
+
+    def check(bound: inspect.BoundArguments) -> None:
+        from typing import get_type_hints
+
+        from pydantic import TypeAdapter, ValidationError
+
+        if not adapters:
+            hints = get_type_hints(func)
+            adapters.update({name: TypeAdapter(hints[name]) for name in signature.parameters
+                             if name in hints})
+        for name, value in bound.arguments.items():
+            if name not in adapters:
+                continue
+            try:
+                adapters[name].validate_python(value, strict=True)
+            except ValidationError as exc:
+                problem = exc.errors()[0]["msg"]
+                raise BadInput(f"{func.__name__}(): {name} is {type(value).__name__}, "
+                               f"not what it takes ({problem})") from None
+
+    @functools.wraps(func)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if open_only and args and isinstance(args[0], TwoFactor) and args[0]._closed:
+            raise Rejected(f"{func.__name__}(): this TwoFactor was closed; open the home again "
+                           "(TwoFactor.open)")
+        try:
+            bound = signature.bind(*args, **kwargs)
+        except TypeError as exc:  # a missing or unknown argument
+            raise BadInput(f"{func.__name__}(): {exc}") from None
+        check(bound)
+        return func(*args, **kwargs)
+
+    return call
+
+
+@_guarded
 class TwoFactor:
     """An open twofa home: its settings, secret key and store."""
 

@@ -19,10 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from twofa_cli import validate
 from twofa_cli.errors import BadInput, NotInitialised
-
-CONFIG_FILE = "config.toml"
-DATABASE_FILE = "twofa.db"
-KEY_FILE = "secret.key"
+from twofa_cli.files import CONFIG_FILE, DATABASE_FILE, KEY_FILE
 
 
 class _Section(BaseModel):
@@ -114,6 +111,18 @@ class SmtpConfig(_Section):
     password_env: str = "TWOFA_SMTP_PASSWORD"
     from_address: str = "no-reply@localhost"
     ca_file: str = ""
+
+    @field_validator("host", "username", "password_env", "from_address", "ca_file")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        # Each ends in an SMTP command or header (or names a file or variable): a CR/LF
+        # there would add a header (Bcc:) or a command of the attacker's (rule 34).
+        return validate.no_control(value, "the value")
+
+    @field_validator("from_address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        return validate.sender_address(value)
 
     def password(self) -> str:
         return os.environ.get(self.password_env, "") if self.password_env else ""
@@ -217,6 +226,8 @@ def read_config_file(path: Path) -> dict:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise BadInput(f"{path} is not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib parses arrays and inline tables recursively
+        raise BadInput(f"{path}: {validate.TOO_DEEP}") from None
     sections = section_models()
     for name, value in data.items():
         if name not in sections:
@@ -245,6 +256,8 @@ def _environment() -> dict:
                                       case_sensitive=False)()
         except SettingsError as exc:
             raise BadInput(f"a {ENV_PREFIX}* environment variable is not valid: {exc}") from None
+        except RecursionError:  # a list variable is JSON, parsed recursively
+            raise BadInput(f"{_deepest_variable(sections)}: {validate.TOO_DEEP}") from None
         found.pop("home", None)  # TWOFA_HOME is resolve_home's
     for name, value in found.items():
         if not isinstance(value, dict):  # e.g. TWOFA_DELIVERY=live: a section, not a value
@@ -253,6 +266,14 @@ def _environment() -> dict:
     if url := os.environ.get(DATABASE_URL_ENV):
         found.setdefault("database", {})["url"] = url
     return found
+
+
+def _deepest_variable(sections) -> str:
+    """The name of the ``TWOFA_<SECTION>__*`` variable with the most brackets (what a
+    RecursionError while reading them came from)."""
+    names = [name for name in os.environ if name.upper().startswith(ENV_PREFIX)
+             and name[len(ENV_PREFIX):].split("__")[0].lower() in sections]
+    return max(names, key=lambda name: os.environ[name].count("[") + os.environ[name].count("{"))
 
 
 def load_layers(home: str | Path | None = None, *, database_url: str | None = None) -> Layers:

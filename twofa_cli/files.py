@@ -17,17 +17,19 @@ from pathlib import Path
 
 from twofa_cli.errors import BadInput, Rejected
 
+# The home's layout: config.py builds its settings on these names.
+CONFIG_FILE = "config.toml"
+DATABASE_FILE = "twofa.db"
+KEY_FILE = "secret.key"
+DEVICES = "devices"
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
-DEVICES = "devices"
 _GROUP_OR_OTHERS_WRITE = stat.S_IWGRP | stat.S_IWOTH
 _GROUP_OR_OTHERS_ANY = stat.S_IRWXG | stat.S_IRWXO
 
 
 def check_home(home: Path) -> None:
     """Refuse a home (and its config.toml and devices/) that is unsafe to use."""
-    from twofa_cli.config import CONFIG_FILE
-
     inspect(home, folder=True)
     inspect(home / CONFIG_FILE)
     inspect(home / DEVICES, folder=True)
@@ -62,6 +64,41 @@ def read_private(path: Path, *, secret: bool = False, limit: int = 1 << 20) -> b
         return os.read(fd, limit)
     finally:
         os.close(fd)
+
+
+def read_regular(path: Path, *, limit: int, what: str = "") -> bytes:
+    """The bytes of a file the user names (an apply document, a secret's ``file:``), at
+    most ``limit``; BadInput naming ``what`` (default: the path) otherwise.
+
+    Only a regular file is read: a FIFO would hang the command, a device (``/dev/zero``)
+    never ends. The path is checked before it is opened (opening some devices acts) and
+    opened without blocking, then checked again on the open descriptor.
+    """
+    where = what or str(path)[:200]
+    try:
+        _regular(path, os.stat(path), limit, where)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise BadInput(f"{where}: no such file") from None
+    except OSError as exc:
+        raise BadInput(f"{where}: cannot read it: {exc.strerror}") from None
+    try:
+        _regular(path, os.fstat(fd), limit, where)
+        data = os.read(fd, limit + 1)
+    except OSError as exc:
+        raise BadInput(f"{where}: cannot read it: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:  # it grew since the check
+        raise BadInput(f"{where} is larger than {limit // 1024} KiB")
+    return data
+
+
+def _regular(path: Path, info: os.stat_result, limit: int, where: str) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        raise BadInput(f"{where} is not a regular file (a FIFO, device or folder is never read)")
+    if info.st_size > limit:
+        raise BadInput(f"{where} is larger than {limit // 1024} KiB")
 
 
 def write_private(path: Path, content: str | bytes, *, replace: bool = True) -> bool:

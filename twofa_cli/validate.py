@@ -13,6 +13,8 @@ from urllib.parse import urlsplit, urlunsplit
 from twofa_cli.errors import BadInput
 
 MAX_TITLE = 200
+# tomllib and json parse nested arrays recursively: past Python's limit they stop.
+TOO_DEEP = "arrays or tables are nested too deeply"
 # C0 and C1 controls and DEL (terminal escapes: ESC, and CSI as U+009B), the line and
 # paragraph separators (a label is one line), and the bidi embeddings, overrides and
 # isolates that make a label display as something else ("Trojan Source"). Zero-width
@@ -90,6 +92,24 @@ def email_address(value: str) -> str:
         return validate_email(raw, check_deliverability=False).normalized
     except EmailNotValidError as exc:
         raise BadInput(f"{raw!r} is not a valid email address: {exc}") from None
+
+
+def sender_address(value: str, what: str = "the address") -> str:
+    """A plain ``local@domain`` address to send from (no display name), as written.
+
+    ``localhost`` is allowed as the domain (the default, for a relay on this machine),
+    though email-validator counts it a special-use name: only its local part is checked.
+    """
+    from email_validator import EmailNotValidError, validate_email
+
+    no_control(value, what)
+    local, at, domain = value.rpartition("@")
+    checked = f"{local}@example.com" if at and domain.lower() == "localhost" else value
+    try:
+        validate_email(checked, check_deliverability=False, globally_deliverable=False)
+    except EmailNotValidError as exc:
+        raise BadInput(f"{what} {value[:80]!r} is not a plain email address ({exc})") from None
+    return value
 
 
 def sid(value: str, prefix: str, what: str) -> str:

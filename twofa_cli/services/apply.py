@@ -23,6 +23,7 @@ from twofa_cli import validate
 from twofa_cli.channels import CHANNELS, channel_class
 from twofa_cli.config import load_layers
 from twofa_cli.errors import BadInput
+from twofa_cli.files import read_regular
 from twofa_cli.runtime import Runtime
 from twofa_cli.security import mask_secret
 from twofa_cli.services import audit, configuration, providers, secondary_auth, system
@@ -31,6 +32,7 @@ from twofa_cli.store.models import Provider, SecondaryAuth
 AUDIENCES = ("customer", "admin")
 TOP_LEVEL = ("company_name", "audiences", "providers", "secondary_auth", "settings")
 MAX_SECRET_FILE = 64 * 1024
+MAX_DOCUMENT = 1024 * 1024
 _REFERENCE = re.compile(r"(env|file):(.+)", re.S)
 
 
@@ -146,15 +148,18 @@ def export_text(rt: Runtime) -> str:
 
 
 def read_document(path: str | Path) -> dict:
+    """The document at ``path``: a regular file of at most ``MAX_DOCUMENT`` (a FIFO or a
+    device is refused, not waited on or read for ever)."""
     path = Path(path)
+    data = read_regular(path, limit=MAX_DOCUMENT)
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BadInput(f"no file {str(path)[:200]!r}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"cannot read {str(path)[:200]!r}: {exc}") from None
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BadInput(f"{str(path)[:200]} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise BadInput(f"{path.name} is not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib parses arrays and inline tables recursively
+        raise BadInput(f"{path.name}: {validate.TOO_DEEP}") from None
 
 
 def check_document(document: dict, *, layers, base: Path) -> Desired:
@@ -276,13 +281,7 @@ def _resolved(reference: Any, where: str, base: Path) -> str:
             raise BadInput(f"{where}: the environment variable {target[:60]} is not set")
         return value
     path = base / Path(target).expanduser()
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_SECRET_FILE + 1)
-    except OSError as exc:
-        raise BadInput(f"{where}: cannot read {str(path)[:200]}: {exc.strerror}") from None
-    if len(data) > MAX_SECRET_FILE:
-        raise BadInput(f"{where}: {str(path)[:200]} is larger than a secret can be")
+    data = read_regular(path, limit=MAX_SECRET_FILE, what=f"{where}: {str(path)[:200]}")
     try:
         return data.decode("utf-8").rstrip("\r\n")
     except UnicodeDecodeError:

@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from twofa_cli.runtime import Runtime
 from twofa_cli.validate import printable
-from twofa_cli.services.common import find, iso
+from twofa_cli.services.common import find, iso, sql_integer
 from twofa_cli.store.core import Prepared
 from twofa_cli.store.models import Account, AuditEvent
 
@@ -56,7 +56,8 @@ def _inert(text: str, limit: int) -> str:
 
 def list_events(rt: Runtime, *, account: str | None = None, limit: int = 50) -> list[dict]:
     with rt.transaction() as session:
-        query = select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(limit)
+        query = (select(AuditEvent).order_by(col(AuditEvent.id).desc())
+                 .limit(sql_integer(limit, "limit")))
         if account is not None:
             account_id = find(session, Account, account, by="email", what="account").id
             query = query.where(AuditEvent.account_id == account_id)

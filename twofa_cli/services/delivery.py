@@ -18,7 +18,7 @@ from twofa_cli.channels import Message, Receipt, channel_class
 from twofa_cli.errors import BadInput, Throttled
 from twofa_cli.runtime import Runtime
 from twofa_cli.services import audit
-from twofa_cli.services.common import find, iso
+from twofa_cli.services.common import find, iso, sql_integer
 from twofa_cli.services.providers import open_channel
 from twofa_cli.store.core import Prepared, lock
 from twofa_cli.store.models import Delivery, OutboxMessage, Provider
@@ -194,7 +194,8 @@ def send_test(rt: Runtime, ident: str, *, to: str, live: bool = False) -> dict:
 
 def list_outbox(rt: Runtime, *, to: str | None = None, limit: int = 20) -> list[dict]:
     with rt.transaction() as session:
-        query = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
+        query = (select(OutboxMessage).order_by(col(OutboxMessage.id).desc())
+                 .limit(sql_integer(limit, "limit")))
         if to:
             query = query.where(OutboxMessage.to == to.strip())
         return [

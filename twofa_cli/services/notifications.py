@@ -78,14 +78,21 @@ def notify(rt: Runtime, account_id: int, event: Event, *,
     """Tell the account's email that ``event`` happened; call it after the change committed.
 
     ``destination`` (an entry's phone or email) is shown masked. Never raises for a
-    failure: a delivery failure is audited, and either is reported as ``"failed"``.
+    failure: the change committed already, and a notice that fails (the relay, the
+    store, or anything unforeseen such as a header the email package refuses) must not
+    turn the customer's success, recovery codes or a token just issued into an error.
+    A failure is audited when the store can take it, and reported as ``"failed"``.
     """
     _check_known(event)
     try:
         return _notify(rt, account_id, event, destination)
     except SQLAlchemyError:
-        # The change committed already: a store that cannot take the notice now (busy,
-        # gone) must not turn the customer's success, and a token just issued, into an error.
+        return "failed"  # the store cannot take the notice now (busy, gone): nor its audit
+    except Exception as exc:  # noqa: BLE001 (see above: after the commit, nothing may raise)
+        reason = exc.message if isinstance(exc, TwofaError) else f"unexpected {type(exc).__name__}"
+        with suppress(SQLAlchemyError), rt.connection() as connection:
+            audit.record(connection, rt, "notification.failed", account_id=account_id,
+                         outcome="failed", detail=f"{event}: {reason}")
         return "failed"
 
 
