@@ -87,7 +87,7 @@ def client_key(client: str | None) -> str:
 
 def subject_key(login_name: str) -> str:
     """The stored form of a canonical login name (a lower-case email, or the text given)."""
-    return login_name[:_SUBJECT_MAX]
+    return login_name.lower()[:_SUBJECT_MAX]
 
 
 def begin(connection: Connection, rt: Runtime, subject: str, client: str) -> Attempt:
