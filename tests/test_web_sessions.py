@@ -190,3 +190,32 @@ def test_new_recovery_codes_and_revoking_devices_ask_for_the_password(browser, t
     made = post(browser, "/account/two-factor/recovery-codes")
     assert made.status_code == 200 and made.text.count("<li><code>") == 10
     assert post(browser, "/account/devices").headers["location"] == "/account/devices?done=revoked"
+
+
+def test_the_sixth_wrong_password_is_answered_429_and_the_owner_still_signs_in(app, shop, twofa):
+    with TestClient(app, base_url="https://shop.test", follow_redirects=False) as attacker:
+        statuses = [log_in(attacker, ALICE, f"guess number {n}").status_code for n in range(6)]
+        assert statuses == [401] * 5 + [429]
+        refused = log_in(attacker, ALICE, PASSWORD)  # even the right one waits, no hash
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+    # TestClient's peer is always "testclient": the owner's browser is another client
+    from twofa_cli.api import Throttled
+
+    with pytest.raises(Throttled):
+        twofa.login(ALICE, PASSWORD, client="testclient")
+    assert twofa.login(ALICE, PASSWORD, client="203.0.113.9").authenticated
+
+
+def test_a_second_browser_reaches_the_code_page_of_the_first(browser, app, twofa):
+    log_in(browser)
+    enrol(browser, twofa)
+    post(browser, "/logout")
+    assert log_in(browser).headers["location"] == "/login/code"
+    code = latest_code(twofa)
+    with TestClient(app, base_url="https://shop.test", follow_redirects=False) as phone:
+        second = log_in(phone)  # seconds later: no new code may be sent yet
+        assert second.headers["location"] == "/login/code?reused=1"
+        page = phone.get(second.headers["location"]).text
+        assert "That code still works" in page
+        done = post(phone, "/login/code", code=code)
+        assert done.headers["location"] == "/account"

@@ -135,7 +135,10 @@ class CodeSent:
     challenge_id: int
     expires_at: datetime
     destination: str  # masked: "+1••••••0199", "a•••@example.com"
-    reused: bool = False  # no new code was sent: the pending one still works
+    sent_at: datetime  # when its code was sent last
+    # True when a login sent nothing new: a code may not be sent yet, and the one sent at
+    # ``sent_at`` (from another browser, say) still works. Tell the customer so.
+    reused: bool = False
 
 
 @dataclass(frozen=True)
@@ -292,6 +295,8 @@ class AccountDetails:
     trusted_devices: int  # active ones
     failed_verifications: int  # wrong codes in a row
     locked_until: datetime | None  # set while 2FA verification is locked
+    failed_logins: int = 0  # failed passwords in the current hour's window, every client
+    login_blocked_until: datetime | None = None  # set while every client must wait
 
 
 @dataclass(frozen=True)
@@ -689,7 +694,9 @@ class TwoFactor:
         return AccountDetails(**vars(_account(data)), entries=int(data["entries"]),
                               trusted_devices=int(data["trusted_devices"]),
                               failed_verifications=int(data["failed_verifications"]),
-                              locked_until=_maybe_when(data["locked_until"]))
+                              locked_until=_maybe_when(data["locked_until"]),
+                              failed_logins=int(data["failed_logins"]),
+                              login_blocked_until=_maybe_when(data["login_blocked_until"]))
 
     def delete_account(self, account: AccountRef) -> AccountRemoved:
         """Delete an account with its entries, pending codes and trusted devices; the
@@ -769,17 +776,22 @@ class TwoFactor:
         client that keeps a cookie per account passes ``cookie`` (account id -> token)
         instead: it is read only once the password is right.
         A right password starts a session: ``session_token`` (shown once) is pending until
-        ``verify(..., session_token=…)`` completes the login, or signed in at once.
-        ``client`` is the caller's notion of the client (a peer address) and
-        ``device_name`` labels the session in ``sessions``. With ``email_only`` (a login
-        form) a bare account id is treated as an unknown email.
-        An unknown account and a wrong password raise the same Rejected. Also raises
-        Throttled (locked, send caps) and DeliveryFailed.
+        ``verify(..., session_token=…)`` completes the login, or signed in at once;
+        ``device_name`` labels it in ``sessions``.
+        An unknown account and a wrong password raise the same Rejected.
+        Failed passwords are throttled per login name and ``client`` (the caller's notion
+        of one, e.g. the peer address; None is one anonymous client) and per login name
+        over all clients, before any hash: Throttled with ``retry_after``. With
+        ``email_only`` (a web form) a bare account id fails like an unknown email.
+        A right password always reaches the code step when it can: if a new code may
+        not be sent yet and the login pending from another browser still has a live
+        code, that one is returned with ``code.reused`` True and its ``sent_at``.
+        Also raises Throttled (2FA locked, caps with no live code) and DeliveryFailed.
         """
         from twofa_cli.services.login import login
 
         data = login(self._rt, str(account), password, device_token=device_token, cookie=cookie,
-                     method=None if method is None else str(method), client=client or "",
+                     method=None if method is None else str(method), client=client,
                      device=device_name, email_only=email_only)
         who = self.account(account)
         token = data["session_token"]
@@ -1246,7 +1258,8 @@ def _account(data: Mapping[str, Any]) -> Account:
 
 def _code_sent(data: Mapping[str, Any]) -> CodeSent:
     return CodeSent(challenge_id=int(data["challenge_id"]), expires_at=_when(data["expires_at"]),
-                    destination=str(data["destination"]))
+                    destination=str(data["destination"]), sent_at=_when(data["sent_at"]),
+                    reused=bool(data.get("reused", False)))
 
 
 def _entry(data: Mapping[str, Any]) -> Entry:

@@ -243,6 +243,46 @@ def weaker_hash_parameters(value: str) -> list[str]:
     return short
 
 
+# An imported hash may cost at most this many times the configured one to verify.
+HASH_COST_BOUND = 2
+
+
+def costlier_hash_parameters(value: str) -> list[str]:
+    """What in an argon2 hash makes verifying it cost more than ``HASH_COST_BOUND`` times
+    a hash of the configured parameters; empty when it is within the bound.
+
+    Verifying costs about memory_cost x time_cost of work (blocks filled per pass) spread
+    over ``parallelism`` lanes, each a thread: so the work, the work per lane (what the
+    wall time follows) and the lanes are each bounded. Without it one imported hash (m =
+    512 MiB, or t = 2^32-1) would make each login to its account take seconds to days,
+    telling which address exists and tying up a CPU. With ``weaker_hash_parameters`` it
+    leaves lanes between half and all of the configured ones.
+    """
+    from argon2 import extract_parameters
+
+    have, want = extract_parameters(value), _password_hasher()
+    work, configured = have.memory_cost * have.time_cost, want.memory_cost * want.time_cost
+    costly = []
+    if work > HASH_COST_BOUND * configured:
+        costly.append(f"memory_cost x time_cost {work} > {HASH_COST_BOUND} x {configured}")
+    if have.parallelism > want.parallelism:
+        costly.append(f"parallelism {have.parallelism} > {want.parallelism}")
+    elif work * want.parallelism > HASH_COST_BOUND * configured * have.parallelism:
+        costly.append(f"work per lane {work // have.parallelism} > {HASH_COST_BOUND} x "
+                      f"{configured // want.parallelism}")
+    return costly
+
+
+def password_needs_rehash(password_hash: str) -> bool:
+    """True for a hash of other parameters than the configured ones (an imported one)."""
+    from argon2.exceptions import InvalidHashError
+
+    try:
+        return _password_hasher().check_needs_rehash(password_hash)
+    except (InvalidHashError, ValueError):
+        return False
+
+
 # -- masking -------------------------------------------------------------------------
 
 

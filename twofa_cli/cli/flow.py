@@ -19,9 +19,17 @@ AccountArg = Annotated[str, typer.Argument(help="Account id or email.", metavar=
 DeviceOpt = Annotated[str, typer.Option("--device", help="Simulated browser that keeps the cookie.")]
 
 
-def _code_sent(sent: CodeSent, api: TwoFactor, as_json: bool) -> None:
-    emit({"status": "code_sent", **plain(sent)}, as_json=as_json, title="Code sent")
-    if not as_json and api.simulated:
+def _code_sent(sent: CodeSent, api: TwoFactor, as_json: bool, *, login: bool = False) -> None:
+    data = {"status": "code_sent", **plain(sent)}
+    if not login:  # only a login can find a code already on its way
+        del data["reused"]
+    emit(data, as_json=as_json, title="Code already sent" if sent.reused else "Code sent")
+    if as_json:
+        return
+    if sent.reused:
+        note(f"No new code was sent: the code sent at {sent.sent_at:%H:%M:%S %Z} to "
+             f"{sent.destination} still works (until {sent.expires_at:%H:%M:%S %Z}).")
+    if api.simulated:
         note("Simulate mode: the code is in the outbox (`twofa outbox`).")
 
 
@@ -176,7 +184,7 @@ def login(
     # completes it, `logout` ends it.
     browser.set_session(result.account.id, result.session_token)
     if result.code is not None:
-        _code_sent(result.code, api, json_)
+        _code_sent(result.code, api, json_, login=True)
     elif result.required is not None:
         emit({"status": "code_required", "challenge_id": result.required.challenge_id,
               "method": result.required.method}, as_json=json_, title="Code required")

@@ -13,8 +13,10 @@ from sqlmodel import Session, col, select
 from twofa_cli import validate
 from twofa_cli.errors import BadInput, Conflict, NotFound
 from twofa_cli.runtime import Runtime
-from twofa_cli.security import hash_password, is_argon2_hash, verify_password, weaker_hash_parameters
-from twofa_cli.services import audit, devices, sessions
+from twofa_cli.security import (
+    costlier_hash_parameters, hash_password, is_argon2_hash, verify_password, weaker_hash_parameters,
+)
+from twofa_cli.services import audit, devices, sessions, throttle
 from twofa_cli.services.common import find, iso, sql_integer
 from twofa_cli.services.entries import delete_entry
 from twofa_cli.store.models import Account, Challenge, Entry, TrustedDevice
@@ -109,6 +111,8 @@ def show_account(rt: Runtime, ident: str) -> dict:
             select(TrustedDevice).where(TrustedDevice.account_id == account.id,
                                         col(TrustedDevice.revoked_at).is_(None))
         ).all()
+        # Failed passwords count against the login name (services/throttle.py).
+        failed_logins, login_blocked_until = throttle.state(session, rt, account.email)
         return {
             **account_public(account),
             "entries": len(entries),
@@ -116,6 +120,8 @@ def show_account(rt: Runtime, ident: str) -> dict:
             "failed_verifications": account.failed_verifications,
             "locked_until": iso(account.locked_until) if account.locked_until
             and account.locked_until > rt.now() else None,
+            "failed_logins": failed_logins,
+            "login_blocked_until": iso(login_blocked_until),
         }
 
 
@@ -176,6 +182,12 @@ def _check_row(raw: dict, checked: dict[str, int] | None = None,
             # would sit in the store, as easy to crack as it was where it came from.
             raise BadInput(f"password_hash is weaker than this deployment's argon2id "
                            f"({', '.join(weak)}): import a password, or hash it anew")
+        if costly := costlier_hash_parameters(password_hash):
+            # Every failed login must cost alike (rule 32): a costlier hash would tell its
+            # account apart by time and could tie up a CPU for days. Within the bound, the
+            # first right password rehashes it with the configured parameters.
+            raise BadInput(f"password_hash is costlier to check than this deployment allows "
+                           f"({', '.join(costly)}): import a password, or hash it anew")
         return email, name, None, password_hash
     return email, name, _password(row.get("password", "")), None
 

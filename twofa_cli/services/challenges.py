@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, case, exists, func, insert, or_, select, true, update
+from sqlalchemy import and_, bindparam, case, exists, func, insert, or_, select, true, update
 from sqlalchemy.engine import Connection
 
 from twofa_cli.channels import Message
@@ -104,13 +104,16 @@ METHOD_BY_TITLE = Prepared(method_with_provider().where(_method.c.title == bindp
 _recent = (
     select(func.count().label("recent"), func.min(_challenge.c.created_at).label("oldest"),
            func.max(case((_challenge.c.status != "used", _challenge.c.created_at)))
-           .label("newest_open"))
+           .label("newest_open"),
+           func.max(case((and_(_challenge.c.status != "used", _challenge.c.purpose == "login"),
+                          _challenge.c.created_at)))
+           .label("newest_open_login"))
     .where(_challenge.c.account_id == bindparam("account_id"),
            _challenge.c.created_at > bindparam("since"))
     .subquery()
 )
 _CHECKS = Prepared(
-    select(_recent.c.recent, _recent.c.oldest, _recent.c.newest_open,
+    select(_recent.c.recent, _recent.c.oldest, _recent.c.newest_open, _recent.c.newest_open_login,
            select(_entry.c.id).where(_entry.c.account_id == bindparam("account_id"),
                                      _entry.c.secondary_auth_id == bindparam("method_id"),
                                      _entry.c.destination == bindparam("destination"))
@@ -193,19 +196,23 @@ def ensure_not_locked(rt: Runtime, account) -> None:
         )
 
 
-def ensure_challenge_allowed(rt: Runtime, checks: Row) -> None:
+def ensure_challenge_allowed(rt: Runtime, checks: Row, *, purpose: str = "enroll") -> None:
     """Per-account limits on new challenges (enroll, login): an interval and an hourly cap.
 
     Without them one account could start challenges back to back, each a code sent.
     The interval runs from the newest challenge that was not completed: logging in
-    right after a successful enrolment or login is no abuse.
+    right after a successful enrolment or login is no abuse. A login's interval runs
+    from the newest open login only: its code goes to an entry the account verified,
+    not to the destination of a pending enrolment, so no destination gets codes closer
+    together; the hourly cap and the send caps still count every challenge.
     """
     throttle = rt.settings.throttle
     if checks.recent >= throttle.max_challenges_per_account_per_hour:
         wait = delivery.seconds_until(rt, checks.oldest + delivery.HOUR)
         raise Throttled(f"{checks.recent} codes were requested for this account in the last hour: "
                         f"try again in {wait} s", retry_after=wait)
-    ensure_waited(rt, checks.newest_open, throttle.challenge_interval_seconds)
+    newest = checks.newest_open_login if purpose == "login" else checks.newest_open
+    ensure_waited(rt, newest, throttle.challenge_interval_seconds)
 
 
 def ensure_waited(rt: Runtime, last: datetime | None, seconds: int) -> None:
@@ -244,7 +251,7 @@ def open_challenge(
         raise Conflict(f"already enrolled with this {method.method_title!r} destination "
                        f"(entry {checks.enrolled})")
     ensure_not_locked(rt, account)
-    ensure_challenge_allowed(rt, checks)
+    ensure_challenge_allowed(rt, checks, purpose=purpose)
     if not app:
         delivery.enforce_caps(rt, method, checks)
     if checks.pending:
@@ -260,16 +267,17 @@ def open_challenge(
                      target=method.method_title, detail=purpose)
         return {"status": "code_required", "challenge_id": challenge_id,
                 "method": method.method_title}
-    expires_at = send_code(connection, rt, challenge_id, account, method, purpose=purpose,
-                           destination=destination, budget=budget)
-    return sent(challenge_id, expires_at, destination)
+    sent_at, expires_at = send_code(connection, rt, challenge_id, account, method,
+                                    purpose=purpose, destination=destination, budget=budget)
+    return sent(challenge_id, sent_at, expires_at, destination)
 
 
 def send_code(
     connection: Connection, rt: Runtime, challenge_id: int, account: Row, provider, *,
     purpose: str, destination: str, budget: str,
-) -> datetime:
-    """A fresh code for the challenge, sent after the caps were checked; its expiry."""
+) -> tuple[datetime, datetime]:
+    """A fresh code for the challenge, sent after the caps were checked: when it was sent
+    and when it expires."""
     settings = rt.settings
     code = generate_code(settings.codes.length)
     now = rt.now()
@@ -281,16 +289,44 @@ def send_code(
     delivery.deliver(connection, rt, provider, message, code=code, budget=budget)
     audit.record(connection, rt, "code.sent", account_id=account.id,
                  target=mask_destination(destination), detail=purpose)
-    return expires_at
+    return now, expires_at
 
 
-def sent(challenge_id: int, expires_at: datetime, destination: str) -> dict:
+def sent(challenge_id: int, sent_at: datetime, expires_at: datetime, destination: str, *,
+         reused: bool = False) -> dict:
+    """A code step: ``reused`` when no new code was sent (the one sent at ``sent_at``
+    still works)."""
     return {
         "status": "code_sent",
         "challenge_id": challenge_id,
         "expires_at": iso(expires_at),
         "destination": mask_destination(destination),
+        "sent_at": iso(sent_at),
+        "reused": reused,
     }
+
+
+def pending_login(connection: Connection, rt: Runtime, account_id: int,
+                  entry_id: int | None) -> dict | None:
+    """The account's pending login challenge as a code step, if its code still works: not
+    expired, tries left, 2FA not locked, for ``entry_id`` (None: any entry). Read after
+    ``open_challenge`` took the account's lock, so no new challenge can replace it meanwhile.
+    """
+    row = find_account(connection, account_id)
+    now = rt.now()
+    live = (row.challenge_id is not None and row.purpose == "login"
+            and entry_id in (None, row.entry_id) and row.expires_at > now
+            and row.attempts < rt.settings.codes.max_attempts
+            and (row.locked_until is None or row.locked_until <= now))
+    if not live:
+        return None
+    if row.kind == "totp":
+        return {"status": "code_required", "challenge_id": row.challenge_id,
+                "method": METHOD_BY_ID.one(connection, {"id": row.secondary_auth_id}).method_title,
+                "reused": True}
+    if row.last_sent_at is None:  # its send failed and rolled back: there is no code to reuse
+        return None
+    return sent(row.challenge_id, row.last_sent_at, row.expires_at, row.destination, reused=True)
 
 
 def audited_send(rt: Runtime, account: str | int, action: str, work: Callable[[], dict]) -> dict:
@@ -327,9 +363,10 @@ def resend(rt: Runtime, account: str) -> dict:
             owner = row.id if row.entry_id is not None else None
             budget = delivery.budget_for(row.destination, owner_id=owner)
             delivery.check_caps(connection, rt, provider, budget)
-            expires_at = send_code(connection, rt, row.challenge_id, row, provider,
-                                   purpose=row.purpose, destination=row.destination, budget=budget)
-            return sent(row.challenge_id, expires_at, row.destination)
+            sent_at, expires_at = send_code(connection, rt, row.challenge_id, row, provider,
+                                            purpose=row.purpose, destination=row.destination,
+                                            budget=budget)
+            return sent(row.challenge_id, sent_at, expires_at, row.destination)
 
     return audited_send(rt, account, "code.resend", work)
 

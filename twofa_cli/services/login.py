@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
-from twofa_cli.errors import BadInput, NotFound, Rejected
+from twofa_cli.errors import BadInput, NotFound, Rejected, Throttled
 from twofa_cli.runtime import Runtime
-from twofa_cli.security import verify_password
-from twofa_cli.services import audit, devices, sessions, system
+from twofa_cli.security import hash_password, password_needs_rehash, verify_password
+from twofa_cli.services import audit, devices, sessions, system, throttle
 from twofa_cli.services.challenges import (
-    audited_send, find_account, method_with_provider, open_challenge,
+    audited_send, find_account, method_with_provider, open_challenge, pending_login,
 )
 from twofa_cli.services.common import is_utf8, lookup_keys
 from twofa_cli.store.core import Prepared
@@ -21,11 +21,19 @@ from twofa_cli.store.models import Account, Entry, SecondaryAuth
 WRONG_CREDENTIALS = "wrong email or password"
 
 _account, _entry = Account.__table__, Entry.__table__
-_PASSWORD_BY_ID = Prepared(select(_account.c.id, _account.c.password_hash, _account.c.password_epoch)
+_PASSWORD_BY_ID = Prepared(select(_account.c.id, _account.c.email, _account.c.password_hash,
+                                  _account.c.password_epoch)
                            .where(_account.c.id == bindparam("id")))
-_PASSWORD_BY_EMAIL = Prepared(select(_account.c.id, _account.c.password_hash,
+_PASSWORD_BY_EMAIL = Prepared(select(_account.c.id, _account.c.email, _account.c.password_hash,
                                      _account.c.password_epoch)
                               .where(_account.c.email == bindparam("email")))
+# A hash with other parameters than the configured ones, replaced by one with them; only
+# while it is the hash that was checked (a concurrent password change wins). Not a
+# password change: the password epoch stays.
+_REHASH = Prepared(update(_account)
+                   .where(_account.c.id == bindparam("id"),
+                          _account.c.password_hash == bindparam("old"))
+                   .values(password_hash=bindparam("new")))
 # The account's 2FA entries with their methods and providers, the one a login uses first:
 # the preferred entry, else the first verified.
 _ENTRIES = Prepared(
@@ -39,16 +47,21 @@ _ENTRIES = Prepared(
 def login(
     rt: Runtime, account: str, password: str, *, device_token: str | None = None,
     cookie: Callable[[int], str | None] | None = None, method: str | None = None,
-    device: str = "", client: str = "", email_only: bool = False,
+    device: str = "", client: str | None = None, email_only: bool = False,
 ) -> dict:
     """Check the password; then authenticate, or send a code to the preferred 2FA entry
     (or to the entry of ``method``, a secondary auth id or title). For an authenticator
     app nothing is sent: ``code_required``.
 
     An unknown account and a wrong password fail alike, in message and in time: the
-    same lookup, one argon2 verification, the same audit insert. A client that keeps
-    trusted-device cookies per account passes ``cookie`` (account id -> token), read
-    only once the password is right, instead of looking the account up beforehand.
+    same lookup, the same throttle statements, one argon2 verification, the same audit
+    insert. Failed passwords are throttled per login name and ``client`` (the caller's
+    notion of one, e.g. a peer address; None is one anonymous client) and per login name
+    over every client, before any hash (services/throttle.py). With ``email_only`` a
+    bare account id is looked up as an email, so it fails like any unknown one. A
+    client that keeps trusted-device cookies per account passes ``cookie`` (account
+    id -> token), read only once the password is right, instead of looking the account
+    up beforehand.
 
     Every login that passes the password starts a session (``session_token``, shown
     once): ``pending`` until ``verify`` completes it, ``signed_in`` when no code is
@@ -57,15 +70,33 @@ def login(
     """
     if not is_utf8(str(account)):  # undecodable argv bytes: no account, nothing to audit
         raise BadInput("the account is not UTF-8 text")
-    with rt.connection() as connection:
-        row = _lookup(connection, account, email_only=email_only)
+    refused: Throttled | None = None
+    try:
+        with rt.connection() as connection:
+            row, subject = _lookup(connection, account, email_only=email_only)
+            attempt = throttle.begin(connection, rt, subject, throttle.client_key(client))
+    except Throttled as exc:  # counted nothing (rolled back) and hashes nothing
+        refused = exc
+    if refused is not None:
+        with rt.connection() as connection:
+            audit.record(connection, rt, "login.throttled", account_id=row.id if row else None,
+                         target=str(account)[:100], outcome="throttled",
+                         detail=f"retry after {refused.retry_after} s")
+        raise refused
     # argon2 runs outside any transaction: it must not hold the store's write lock.
     if not verify_password(row.password_hash if row else None, password):
         with rt.connection() as connection:  # audited either way, so both paths cost alike
             audit.record(connection, rt, "login.failed", account_id=row.id if row else None,
                          target=str(account)[:100], outcome="rejected")
-        raise Rejected(WRONG_CREDENTIALS)
+        raise throttle.failed(attempt) or Rejected(WRONG_CREDENTIALS)
     account_id, password_epoch = row.id, row.password_epoch
+    # Equal cost (rule 32): an imported hash of other parameters is replaced at its first
+    # right password, so its failed logins cost what every other one does from then on.
+    rehashed = hash_password(password) if password_needs_rehash(row.password_hash) else None
+    with rt.connection() as connection:
+        throttle.succeeded(connection, attempt)
+        if rehashed is not None:
+            _REHASH.run(connection, {"id": account_id, "old": row.password_hash, "new": rehashed})
     if device_token is None and cookie is not None:
         device_token = cookie(account_id)
 
@@ -74,7 +105,8 @@ def login(
             result = _next_step(connection, rt, account_id, device_token, method)
             result["session_token"] = sessions.start(
                 connection, rt, account_id, password_epoch,
-                signed_in=result["status"] == "authenticated", device=device, client=client)
+                signed_in=result["status"] == "authenticated", device=device,
+                client=client or "")
             return result
 
     return audited_send(rt, account_id, "code.sent", work)
@@ -92,8 +124,21 @@ def _next_step(connection: Connection, rt: Runtime, account_id: int, device_toke
     chosen = _pick(entries, method)
     if devices.is_trusted(connection, rt, row, device_token):
         return _authenticated(connection, rt, row, "trusted device")
-    return open_challenge(connection, rt, row, chosen, purpose="login",
-                          destination=chosen.destination, entry_id=chosen.entry_id)
+    try:
+        return open_challenge(connection, rt, row, chosen, purpose="login",
+                              destination=chosen.destination, entry_id=chosen.entry_id)
+    except Throttled:
+        # No new code may be sent yet (the interval, the hourly cap, a send cap): the
+        # customer, whose password was right, still reaches the code step of the login
+        # pending from another browser, if its code still works. A method asked for by
+        # name must be the pending one's.
+        reused = pending_login(connection, rt, row.id,
+                               None if method is None else chosen.entry_id)
+        if reused is None:
+            raise
+        audit.record(connection, rt, "code.reused", account_id=row.id,
+                     detail=f"challenge {reused['challenge_id']}")
+        return reused
 
 
 def _pick(entries: list, method: str | None):
@@ -106,13 +151,17 @@ def _pick(entries: list, method: str | None):
     raise NotFound(f"no 2FA entry of method {wanted[:60]!r} for this account")
 
 
-def _lookup(connection: Connection, account: str, *, email_only: bool = False):
-    """The account's id and password hash, or None; text too long for any account finds
-    nothing, like any unknown email. With ``email_only`` a bare id is an unknown email."""
-    _, number, email = lookup_keys(account, "email")
+def _lookup(connection: Connection, account: str, *, email_only: bool):
+    """The account's id, email and password hash (or None), and the login name its
+    failures count against: the account's email, else the text given (lower-cased when
+    it could be an email). Text too long for any account finds nothing, like any unknown
+    email; with ``email_only`` so does a bare account id."""
+    text, number, email = lookup_keys(account, "email")
     if number is not None and not email_only:
-        return _PASSWORD_BY_ID.first(connection, {"id": number})
-    return None if email is None else _PASSWORD_BY_EMAIL.first(connection, {"email": email})
+        row = _PASSWORD_BY_ID.first(connection, {"id": number})
+    else:
+        row = None if email is None else _PASSWORD_BY_EMAIL.first(connection, {"email": email})
+    return row, throttle.subject_key(row.email if row else email or text)
 
 
 def _authenticated(connection: Connection, rt: Runtime, account, reason: str) -> dict:
@@ -132,12 +181,24 @@ def confirm_password(rt: Runtime, token: str, password: str) -> dict:
     with rt.connection() as connection:
         session = sessions.alive(connection, rt, token, state="signed_in")
         password_hash = _PASSWORD_OF_SESSION.scalar(connection, {"id": session.account_id})
+    # A stolen cookie must not guess the password here faster than at the login form:
+    # the same throttle, on the same login name, before the hash.
+    try:
+        with rt.connection() as connection:
+            attempt = throttle.begin(connection, rt, throttle.subject_key(session.email),
+                                     throttle.client_key(session.client or None))
+    except Throttled:
+        with rt.connection() as connection:
+            audit.record(connection, rt, "login.throttled", account_id=session.account_id,
+                         target=session.email, outcome="throttled", detail="step-up")
+        raise
     if not verify_password(password_hash, password):  # outside the transaction, as login's
         with rt.connection() as connection:
             audit.record(connection, rt, "login.failed", account_id=session.account_id,
                          target=session.email, outcome="rejected", detail="step-up")
-        raise Rejected("wrong password")
+        raise throttle.failed(attempt) or Rejected("wrong password")
     with rt.connection() as connection:
+        throttle.succeeded(connection, attempt)
         session = sessions.alive(connection, rt, token, state="signed_in")
         sessions.stepped_up(connection, rt, session)
         audit.record(connection, rt, "session.step_up", account_id=session.account_id,
