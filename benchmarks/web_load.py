@@ -2,9 +2,11 @@
 
 N clients (threads, each with its own httpx client and its own account) run R rounds
 of a login with a code, as a browser does it: GET /login (the CSRF token), POST
-/login (password: a code is sent), POST /login/code (the code, read from the outbox
-between the two requests, untimed), GET /account, POST /logout. Every request's
-latency and status is recorded.
+/login (password: a code is sent), GET /login/code, POST /login/code (the code, read
+from the outbox between the two requests, untimed), GET /account, POST /logout. Every
+request's latency and status is recorded. Then one client guesses one account's
+password 12 times: the first five wrong passwords cost a hash each (401), the rest are
+throttled before any hash (429), which shows what the throttle saves per request.
 
 The server is ``twofa serve --port 0`` in a process of its own on 127.0.0.1, over a
 fresh simulate-mode home on SQLite or, with --database-url, on PostgreSQL (in a
@@ -164,11 +166,20 @@ class Browser:
         token = CSRF.search(self.request("GET /login", "GET", "/login", 200)).group(1)
         self.request("POST /login", "POST", "/login", 303, csrf_token=token,
                      email=email_of(n), password=PASSWORD)
+        # The code page: its form's token belongs to the pending session's cookie.
+        token = CSRF.search(self.request("GET /login/code", "GET", "/login/code", 200)).group(1)
         code = code_for(twofa, n)  # between the requests, untimed: it travels by email
         self.request("POST /login/code", "POST", "/login/code", 303, csrf_token=token, code=code)
         page = self.request("GET /account", "GET", "/account", 200)
         token = CSRF.search(page).group(1)  # a new session, a new token
         self.request("POST /logout", "POST", "/logout", 303, csrf_token=token)
+
+    def guess(self, email: str, attempt: int, expected: int) -> None:
+        """A wrong password, as an attacker types it: 401 while free, then 429."""
+        token = CSRF.search(self.request("GET /login", "GET", "/login", 200)).group(1)
+        kind = "POST /login wrong, throttled" if expected == 429 else "POST /login wrong"
+        self.request(kind, "POST", "/login", expected, csrf_token=token, email=email,
+                     password=f"not the password {attempt}")
 
 
 def run_clients(clients: int, rounds: int, deadline: float,
@@ -197,6 +208,9 @@ def run_clients(clients: int, rounds: int, deadline: float,
     for thread in threads:
         thread.join()
     return time.perf_counter() - start, sum(done), errors
+
+
+GUESSES, FREE_FAILURES = 12, 5  # [login] free_failures is 5 by default
 
 
 def main() -> int:
@@ -236,6 +250,13 @@ def main() -> int:
                 args.clients, args.rounds, time.monotonic() + time_limit, library_cycle)
             if errors:
                 raise errors[0]
+
+        # What the throttle costs and saves: one client guessing one account's password.
+        # The first [login] free_failures guesses cost an argon2 hash each (401); every
+        # guess after them is refused before any hash (429).
+        attacker = Browser(base, tally)
+        for attempt in range(GUESSES):
+            attacker.guess(email_of(0), attempt, 401 if attempt < FREE_FAILURES else 429)
     finally:
         if server is not None:
             server.terminate()
@@ -254,7 +275,8 @@ def main() -> int:
               f"{lib_cycles / lib_time:.2f}", c.ratio(per_web, per_lib), "", None)
     c.summary("latency p50, all requests", c.seconds(statistics.median(latencies)), "", "", "", None)
     c.summary("latency p99, all requests", c.seconds(percentile(latencies, 0.99)), "", "", "", None)
-    for kind in ("POST /login", "POST /login/code"):
+    for kind in ("POST /login", "POST /login/code", "POST /login wrong",
+                 "POST /login wrong, throttled"):
         values = tally.latencies.get(kind, [])
         c.summary(f"latency p50 / p99, {kind}",
                   f"{c.seconds(statistics.median(values))} / {c.seconds(percentile(values, 0.99))}",
