@@ -161,7 +161,7 @@ def test_the_customer_story_in_chromium(chromium, live_server, shop, twofa, cloc
 
     # clearing the first browser's cookies brings the code back
     laptop.clear_cookies()
-    clock.advance(seconds=31)  # a login while a code is pending waits like Send New Code
+    clock.advance(seconds=31)  # past the interval: this login sends a code of its own
     log_in(page, url)
     assert page.url == f"{url}/login/code"
     page.get_by_label("Verification code").fill(latest_code(twofa))
