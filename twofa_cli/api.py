@@ -509,9 +509,14 @@ def _checked(func: Callable[..., Any], *, open_only: bool) -> Callable[..., Any]
 class TwoFactor:
     """An open twofa home: its settings, secret key and store."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, *, owner: TwoFactor | None = None) -> None:
         self._rt = runtime
-        self._closed = False
+        self._owner = owner  # set on an ``acting_as`` view: the TwoFactor whose engine it shares
+        self._closed_here = False
+
+    @property
+    def _closed(self) -> bool:
+        return self._closed_here or (self._owner is not None and self._owner._closed)
 
     @classmethod
     def open(
@@ -627,10 +632,27 @@ class TwoFactor:
                             instructions=str(data["instructions"]))
 
     def close(self) -> None:
-        """Close the store's connections; the object is unusable afterwards."""
+        """Close the store's connections; the object is unusable afterwards. Closing an
+        ``acting_as`` view closes only the view: the engine is its owner's."""
         if not self._closed:
-            self._closed = True
-            self._rt.engine.dispose()
+            self._closed_here = True
+            if self._owner is None:
+                self._rt.engine.dispose()
+
+    def acting_as(self, actor: str) -> TwoFactor:
+        """A view of this open home whose changes the audit trail credits to ``actor``
+        (an administrator's email, say), sharing this one's connections.
+
+        Cheap enough to make per request; nothing is changed on this object, so threads
+        serving other people keep their own actor. Raises BadInput (an empty actor).
+        """
+        import copy
+
+        if not actor.strip():
+            raise BadInput("the actor is empty: name who acts")
+        runtime = copy.copy(self._rt)
+        runtime.actor = actor
+        return TwoFactor(runtime, owner=self)
 
     @property
     def closed(self) -> bool:
@@ -766,7 +788,8 @@ class TwoFactor:
     def login(self, account: AccountRef, password: str, *, device_token: str | None = None,
               cookie: Callable[[int], str | None] | None = None,
               method: str | int | None = None, client: str | None = None,
-              device_name: str = "", email_only: bool = False) -> LoginResult:
+              device_name: str = "", email_only: bool = False,
+              audience: Audience | None = None) -> LoginResult:
         """Log in as normal: the password, then a code unless 2FA is off or the device trusted.
 
         The code goes to the account's preferred entry (``prefer_entry``; else the first
@@ -786,13 +809,16 @@ class TwoFactor:
         A right password always reaches the code step when it can: if a new code may
         not be sent yet and the login pending from another browser still has a live
         code, that one is returned with ``code.reused`` True and its ``sent_at``.
+        With ``audience`` ("admin": an administrators' sign-in page) an account of the
+        other audience fails exactly like a wrong password: same Rejected, same cost.
         Also raises Throttled (2FA locked, caps with no live code) and DeliveryFailed.
         """
         from twofa_cli.services.login import login
 
         data = login(self._rt, str(account), password, device_token=device_token, cookie=cookie,
                      method=None if method is None else str(method), client=client,
-                     device=device_name, email_only=email_only)
+                     device=device_name, email_only=email_only,
+                     audience=None if audience is None else _audience(audience))
         who = self.account(account)
         token = data["session_token"]
         if data["status"] == "authenticated":
@@ -1026,10 +1052,12 @@ class TwoFactor:
         return KeyPrune(key_file=Path(data["key_file"]), removed=int(data["removed"]),
                         keys=int(data["keys"]))
 
-    def audit(self, *, account: AccountRef | None = None, limit: int = 50) -> list[AuditEvent]:
+    def audit(self, *, account: AccountRef | None = None, action: str | None = None,
+              limit: int = 50, offset: int = 0) -> list[AuditEvent]:
         """The audit trail, newest first: admin changes and customer events.
 
-        Raises NotFound (an unknown ``account``).
+        ``action`` keeps one action's rows (``"provider.add"``); ``offset`` skips the
+        newest N, for paging. Raises NotFound (an unknown ``account``), BadInput.
         """
         from twofa_cli.services.audit import list_events
 
@@ -1039,7 +1067,8 @@ class TwoFactor:
                        action=str(e["action"]), account_id=e["account_id"],
                        target=str(e["target"]), outcome=str(e["outcome"]),
                        detail=str(e["detail"]))
-            for e in list_events(self._rt, account=who, limit=limit)
+            for e in list_events(self._rt, account=who, action=action, limit=limit,
+                                 offset=offset)
         ]
 
     # -- the administrator's side ---------------------------------------------------

@@ -23,7 +23,7 @@ def serve(
              "worker (and every host on one PostgreSQL store) honours them.")] = 1,
     json_: JsonOpt = False,
 ) -> None:
-    """Serve the customer's web pages; prints the URL, stops on Ctrl-C or SIGTERM.
+    """Serve the customer's and the admin's (/admin) web pages; prints the URL, stops on Ctrl-C or SIGTERM.
 
     \b
     Example:

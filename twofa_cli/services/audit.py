@@ -54,13 +54,18 @@ def _inert(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def list_events(rt: Runtime, *, account: str | None = None, limit: int = 50) -> list[dict]:
+def list_events(rt: Runtime, *, account: str | None = None, action: str | None = None,
+                limit: int = 50, offset: int = 0) -> list[dict]:
+    """Newest first; ``action`` keeps one action's rows ("provider.add"), ``offset`` skips
+    the newest N (a page of the admin's Audit)."""
     with rt.transaction() as session:
         query = (select(AuditEvent).order_by(col(AuditEvent.id).desc())
-                 .limit(sql_integer(limit, "limit")))
+                 .limit(sql_integer(limit, "limit")).offset(sql_integer(offset, "offset")))
         if account is not None:
             account_id = find(session, Account, account, by="email", what="account").id
             query = query.where(AuditEvent.account_id == account_id)
+        if action is not None:
+            query = query.where(AuditEvent.action == action)
         return [event_public(event) for event in session.exec(query)]
 
 

@@ -22,10 +22,10 @@ WRONG_CREDENTIALS = "wrong email or password"
 
 _account, _entry = Account.__table__, Entry.__table__
 _PASSWORD_BY_ID = Prepared(select(_account.c.id, _account.c.email, _account.c.password_hash,
-                                  _account.c.password_epoch)
+                                  _account.c.password_epoch, _account.c.is_admin)
                            .where(_account.c.id == bindparam("id")))
 _PASSWORD_BY_EMAIL = Prepared(select(_account.c.id, _account.c.email, _account.c.password_hash,
-                                     _account.c.password_epoch)
+                                     _account.c.password_epoch, _account.c.is_admin)
                               .where(_account.c.email == bindparam("email")))
 # A hash with other parameters than the configured ones, replaced by one with them; only
 # while it is the hash that was checked (a concurrent password change wins). Not a
@@ -48,6 +48,7 @@ def login(
     rt: Runtime, account: str, password: str, *, device_token: str | None = None,
     cookie: Callable[[int], str | None] | None = None, method: str | None = None,
     device: str = "", client: str | None = None, email_only: bool = False,
+    audience: str | None = None,
 ) -> dict:
     """Check the password; then authenticate, or send a code to the preferred 2FA entry
     (or to the entry of ``method``, a secondary auth id or title). For an authenticator
@@ -61,7 +62,8 @@ def login(
     bare account id is looked up as an email, so it fails like any unknown one. A
     client that keeps trusted-device cookies per account passes ``cookie`` (account
     id -> token), read only once the password is right, instead of looking the account
-    up beforehand.
+    up beforehand. With ``audience`` ("admin" for the admin pages) an account of the
+    other audience is not found: it fails like an unknown one, at the same cost.
 
     Every login that passes the password starts a session (``session_token``, shown
     once): ``pending`` until ``verify`` completes it, ``signed_in`` when no code is
@@ -73,7 +75,8 @@ def login(
     refused: Throttled | None = None
     try:
         with rt.connection() as connection:
-            row, subject = _lookup(connection, account, email_only=email_only)
+            row, subject = _lookup(connection, account, email_only=email_only,
+                                   audience=audience)
             attempt = throttle.begin(connection, rt, subject, throttle.client_key(client))
     except Throttled as exc:  # counted nothing (rolled back) and hashes nothing
         refused = exc
@@ -151,16 +154,20 @@ def _pick(entries: list, method: str | None):
     raise NotFound(f"no 2FA entry of method {wanted[:60]!r} for this account")
 
 
-def _lookup(connection: Connection, account: str, *, email_only: bool):
+def _lookup(connection: Connection, account: str, *, email_only: bool,
+            audience: str | None = None):
     """The account's id, email and password hash (or None), and the login name its
     failures count against: the account's email, else the text given (lower-cased when
     it could be an email). Text too long for any account finds nothing, like any unknown
-    email; with ``email_only`` so does a bare account id."""
+    email; with ``email_only`` so does a bare account id, and with ``audience`` an
+    account of the other audience."""
     text, number, email = lookup_keys(account, "email")
     if number is not None and not email_only:
         row = _PASSWORD_BY_ID.first(connection, {"id": number})
     else:
         row = None if email is None else _PASSWORD_BY_EMAIL.first(connection, {"email": email})
+    if row is not None and audience is not None and row.is_admin != (audience == "admin"):
+        row = None  # then the one dummy hash, as for an unknown email (rule 32)
     return row, throttle.subject_key(row.email if row else email or text)
 
 

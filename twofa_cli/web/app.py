@@ -74,7 +74,9 @@ def status_of(error: TwofaError) -> int:
 
 def create_app(twofa: TwoFactor) -> Starlette:
     """The web pages on an open ``TwoFactor``; the caller keeps it open while serving."""
-    app = Starlette(routes=ROUTES, middleware=[Middleware(SecurityMiddleware, refuse=refuse)],
+    from twofa_cli.web.admin import ROUTES as ADMIN_ROUTES  # it builds on this module
+
+    app = Starlette(routes=[*ADMIN_ROUTES, *ROUTES], middleware=[Middleware(SecurityMiddleware, refuse=refuse)],
                     exception_handlers={HTTPException: http_error, TwofaError: library_error,
                                         Exception: server_error})
     app.state.twofa = twofa

@@ -4,7 +4,9 @@ A pure ASGI middleware: it works out the request's CSRF token, refuses (403) any
 whose form does not carry it, parses the form once (``form(request)`` hands it to the
 route) and adds the headers a reviewer expects. No cookie is signed here, so no secret:
 the CSRF token is a one-way function of the login session's cookie (whose token lives in
-the store), or, before any login, of a random ``twofa_csrf`` cookie.
+the store), or, before any login, of a random ``twofa_csrf`` cookie. Under ``/admin`` the
+session is the administrator's (its own cookie) and the token is of another purpose, so
+a customer page's token is refused on an admin form and the other way round.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSRF_FIELD = "csrf_token"
 SESSION_COOKIE = "twofa_session"  # the login session's opaque token (services/sessions.py)
+ADMIN_COOKIE = "twofa_admin_session"  # an administrator's session, sent to /admin only
 CSRF_COOKIE = "twofa_csrf"  # before any login: what the login form's token derives from
 MAX_COOKIE = 128
 MAX_FORM_BYTES = 16_384  # the largest form here is a few hundred bytes
@@ -55,6 +58,11 @@ def add_headers(headers: MutableHeaders, path: str) -> None:
             del headers["set-cookie"]
     else:
         headers.update(PAGE_HEADERS)
+
+
+def is_admin_path(path: str) -> bool:
+    """The administrator's pages (web/admin.py): where the admin session's cookie goes."""
+    return path == "/admin" or path.startswith("/admin/")
 
 
 def csrf_token(request: Request) -> str:
@@ -94,13 +102,16 @@ class SecurityMiddleware:
             return
         cookies = _cookies(scope)
         new_csrf_cookie = None
-        if session := cookies.get(SESSION_COOKIE):
-            scope["twofa.csrf"] = _derived("session", session)
+        # The admin pages' forms carry a token of the admin session, the customer pages'
+        # one of the customer session: neither side's token is good on the other's forms.
+        side = "admin" if is_admin_path(scope["path"]) else "customer"
+        if session := cookies.get(ADMIN_COOKIE if side == "admin" else SESSION_COOKIE):
+            scope["twofa.csrf"] = _derived(f"{side} session", session)
         else:
             pre = cookies.get(CSRF_COOKIE)
             if pre is None:
                 pre = new_csrf_cookie = secrets.token_urlsafe(32)
-            scope["twofa.csrf"] = _derived("anonymous", pre)
+            scope["twofa.csrf"] = _derived(f"{side} anonymous", pre)
         scope["twofa.cookies"] = cookies
 
         async def send_with_headers(message: Message) -> None:
