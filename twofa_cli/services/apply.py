@@ -243,8 +243,8 @@ def _checked_method(item: dict, where: str) -> tuple[str, str | None]:
         raise BadInput(f'{where}.kind: must be "code", "totp" or "passkey"')
     if kind in ("totp", "passkey"):
         if "provider" in item:
-            raise BadInput(f"{where}.provider: an authenticator app (totp) or passkeys name "
-                           "no provider")
+            what = "an authenticator app (totp) names" if kind == "totp" else "passkeys name"
+            raise BadInput(f"{where}.provider: {what} no provider")
         return kind, None
     if "provider" not in item:
         raise BadInput(f"{where}.provider: a code method names its provider")
