@@ -363,3 +363,10 @@ def test_the_cli_adds_a_passkey_method_and_lists_passkey_entries(cli, passkeys):
     assert exported.exit_code == 0 and 'kind = "passkey"' in exported.stdout
     gone = cli("entry", "delete", ALICE, "Phone", "--yes", "--json")
     assert gone.exit_code == 0 and gone.json["kind"] == "passkey"
+
+
+def test_the_cli_login_says_a_passkey_is_required(cli, alice_with_passkey):
+    run = cli("login", ALICE, "--password-stdin", "--json", input=PASSWORD + "\n")
+    assert run.exit_code == 0 and run.json["status"] == "passkey_required"
+    told = cli("login", ALICE, "--password-stdin", input=PASSWORD + "\n")
+    assert "passkey" in told.stdout + told.stderr and "Logged in" not in told.stdout
