@@ -244,7 +244,7 @@ def test_apply_creates_and_keeps_an_authenticator_app_and_refuses_a_change_of_ki
     ('[[secondary_auth]]\ntitle = "Y"\nprovider = "Nowhere"\n',
      "secondary_auth[0].provider: no provider 'Nowhere'"),
     ('[[secondary_auth]]\ntitle = "Y"\nkind = "sms"\nprovider = "Email"\n',
-     'secondary_auth[0].kind: must be "code" or "totp"'),
+     'secondary_auth[0].kind: must be "code", "totp" or "passkey"'),
     ('[[secondary_auth]]\ntitle = "Y"\nkind = "totp"\nprovider = "Email"\n',
      "secondary_auth[0].provider: an authenticator app (totp) names no provider"),
     ('[[secondary_auth]]\ntitle = "Y"\nkind = "code"\n',

@@ -62,7 +62,8 @@ __all__ = [
     "AuditEvent", "BadInput", "Change", "CodeRequired", "CodeSent", "Conflict", "Configuration",
     "DatabaseUnavailable", "DeliveryFailed", "Entry", "EntryRemoved", "Home", "Imported",
     "Instructions", "LoginResult", "Method", "MethodRef", "MethodRemoved", "MethodUsage",
-    "NotFound", "NotInitialised", "OutboxMessage", "PasswordRequired", "PendingCode", "Policy",
+    "NotFound", "NotInitialised", "OutboxMessage", "PasskeyRegistered", "PasswordRequired",
+    "PendingCode", "Policy",
     "Provider", "ProviderRemoved", "ProviderUsage", "Rejected", "Session", "SchemaOutOfDate", "SchemaStatus", "SchemaUpgrade",
     "SecretIssued", "Setting", "TestReceipt", "Throttled", "TrustedDevice", "TwoFactor", "TwofaError",
     "Verification",
@@ -115,10 +116,12 @@ class Method:
     provider_id: int | None  # None for an authenticator app
     provider: str | None  # the provider's title
     channel: str | None
-    # "sms": ask for a phone number; "email": for an email address; "app": nothing to ask
+    # "sms": ask for a phone number; "email": for an email address; "app", "passkey":
+    # nothing to ask
     medium: str
     created_at: datetime
-    kind: Literal["code", "totp"] = "code"  # a code sent through the provider | an app
+    # a code sent through the provider | an authenticator app | passkeys (WebAuthn)
+    kind: Literal["code", "totp", "passkey"] = "code"
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,9 @@ class CodeRequired:
 
 @dataclass(frozen=True)
 class LoginResult:
-    status: Literal["code_sent", "code_required", "authenticated"]
+    # "passkey_required": the preferred entry is a passkey; nothing was sent: run
+    # ``begin_passkey_login(session_token)`` / ``finish_passkey_login`` (or a recovery code)
+    status: Literal["code_sent", "code_required", "passkey_required", "authenticated"]
     account: Account
     code: CodeSent | None  # set when status == "code_sent": ask for the code
     reason: str | None = None  # why no code was needed: "trusted device", "no 2FA entry", …
@@ -251,6 +256,18 @@ class Entry:
     destination: str  # masked
     created_at: datetime
     preferred: bool = False  # the entry a login uses (``prefer_entry``)
+    kind: Literal["code", "totp", "passkey"] = "code"
+    name: str | None = None  # a passkey's name (its ``destination`` too)
+    last_used_at: datetime | None = None  # a passkey's last sign-in
+
+
+@dataclass(frozen=True)
+class PasskeyRegistered:
+    """``finish_passkey_registration``: the new entry; the account's first one brings its
+    ten recovery codes, shown this once."""
+
+    entry: Entry
+    recovery_codes: tuple[str, ...] = field(default=(), repr=False)
 
 
 @dataclass(frozen=True)
@@ -794,7 +811,8 @@ class TwoFactor:
 
         The code goes to the account's preferred entry (``prefer_entry``; else the first
         verified), or to its entry of ``method`` (id or title; NotFound if it has none).
-        For an authenticator app nothing is sent: status "code_required".
+        For an authenticator app nothing is sent: status "code_required"; for a passkey
+        neither: status "passkey_required" (``begin_passkey_login``).
         ``device_token`` is the client's "Trust this device" cookie, if it has one. A
         client that keeps a cookie per account passes ``cookie`` (account id -> token)
         instead: it is read only once the password is right.
@@ -824,6 +842,9 @@ class TwoFactor:
         if data["status"] == "authenticated":
             return LoginResult(status="authenticated", account=who, code=None,
                                reason=str(data["reason"]), session_token=token)
+        if data["status"] == "passkey_required":
+            return LoginResult(status="passkey_required", account=who, code=None,
+                               session_token=token)
         if data["status"] == "code_required":
             return LoginResult(status="code_required", account=who, code=None, required=CodeRequired(
                 challenge_id=int(data["challenge_id"]), method=str(data["method"])),
@@ -884,6 +905,71 @@ class TwoFactor:
                            destination=str(data["destination"]),
                            sent_at=_maybe_when(data["sent_at"]),
                            expires_at=_when(data["expires_at"]))
+
+    # -- passkeys (WebAuthn) -----------------------------------------------------------
+
+    @property
+    def passwordless(self) -> bool:
+        """``[webauthn] passwordless``: offer "Sign in with a passkey" without a password."""
+        return self._rt.settings.webauthn.passwordless
+
+    def begin_passkey_registration(self, session_token: str, name: str | None = None) -> str:
+        """Start adding a passkey to the account of a signed-in session: the options for the
+        browser's ``navigator.credentials.create`` (JSON; ``PublicKeyCredentialCreationOptions``).
+        ``name`` labels it (default: the authenticator's make). The challenge is bound to the
+        session, single use, and lives ``[webauthn] timeout_seconds``.
+
+        Raises Rejected (no such session; 2FA Inactive), NotFound (no passkey method),
+        BadInput (a bad name).
+        """
+        from twofa_cli.services.passkeys import begin_registration
+
+        return begin_registration(self._rt, session_token, name)
+
+    def finish_passkey_registration(self, session_token: str, response: str) -> PasskeyRegistered:
+        """The browser's ``navigator.credentials.create`` response (JSON): keeps the passkey
+        as an entry of the session's account. Its first entry brings recovery codes.
+
+        Raises Rejected (no live challenge of this session, a replay, the wrong origin or RP
+        ID, user verification missing when required, a passkey registered already),
+        BadInput (not a response).
+        """
+        from twofa_cli.services.passkeys import finish_registration
+
+        data = finish_registration(self._rt, session_token, response)
+        return PasskeyRegistered(entry=_entry(data["entry"]),
+                                 recovery_codes=tuple(data["recovery_codes"]))
+
+    def begin_passkey_login(self, session_token: str | None = None) -> str:
+        """The options for the browser's ``navigator.credentials.get`` (JSON). With the
+        pending session of ``login``: the account's passkeys, as its second factor. Without:
+        a passwordless sign-in with any passkey of this site (``passwordless`` must be on).
+
+        Raises Rejected (no such session; the account has no passkey; passwordless off).
+        """
+        from twofa_cli.services.passkeys import begin_login
+
+        return begin_login(self._rt, session_token)
+
+    def finish_passkey_login(self, response: str, session_token: str | None = None, *,
+                             device_name: str = "", client: str | None = None) -> Verification:
+        """The browser's ``navigator.credentials.get`` response (JSON). With the pending
+        session: completes its login like ``verify`` (``session_token`` of the result is the
+        signed-in one). Without: a passwordless sign-in, a new signed-in session (named
+        ``device_name``, of ``client``) that owes a step-up before sensitive changes.
+
+        Raises Rejected (no live challenge or a replayed one, an unknown passkey or another
+        account's, a bad signature, the wrong origin or RP ID, user verification missing
+        when required (always, passwordless), a sign count that went backwards: audited
+        ``passkey.cloned``), BadInput (not a response).
+        """
+        from twofa_cli.services.passkeys import finish_login
+
+        data = finish_login(self._rt, response, session_token, device=device_name,
+                            client=client or "")
+        return Verification(status="authenticated", account_id=int(data["account_id"]),
+                            entry_id=int(data["entry_id"]),
+                            session_token=str(data["session_token"]))
 
     # -- sessions ---------------------------------------------------------------------
 
@@ -1176,12 +1262,12 @@ class TwoFactor:
             _method_removed(m) for m in data["secondary_auth_removed"]))
 
     def add_secondary_auth(self, *, provider: str | int | None = None, title: str,
-                           kind: Literal["code", "totp"] = "code",
+                           kind: Literal["code", "totp", "passkey"] = "code",
                            exist_ok: bool = False) -> Method:
         """Secondary Auth → Add New: a method customers see by ``title``.
 
         Kind "code" sends codes through ``provider``; kind "totp" is an authenticator
-        app and takes no provider. With ``exist_ok`` the same title on the same provider
+        app and kind "passkey" passkeys (WebAuthn): neither takes a provider. With ``exist_ok`` the same title on the same provider
         is returned as it is. Raises NotFound (provider), BadInput, Conflict (title taken).
         """
         from twofa_cli.services.secondary_auth import add_secondary_auth
@@ -1292,9 +1378,12 @@ def _code_sent(data: Mapping[str, Any]) -> CodeSent:
 
 
 def _entry(data: Mapping[str, Any]) -> Entry:
+    kind = data.get("kind", "code")
     return Entry(id=int(data["id"]), method=str(data["method"]),
                  destination=str(data["destination"]), created_at=_when(data["created_at"]),
-                 preferred=bool(data.get("preferred", False)))
+                 preferred=bool(data.get("preferred", False)),
+                 kind="passkey" if kind == "passkey" else "totp" if kind == "totp" else "code",
+                 name=data.get("name"), last_used_at=_maybe_when(data.get("last_used_at")))
 
 
 def _policy(data: Mapping[str, Any]) -> Policy:
@@ -1327,6 +1416,10 @@ def _method(data: Mapping[str, Any]) -> Method:
         return Method(id=int(data["id"]), title=str(data["title"]), provider_id=None,
                       provider=None, channel=None, medium="app", created_at=created_at,
                       kind="totp")
+    if data["kind"] == "passkey":
+        return Method(id=int(data["id"]), title=str(data["title"]), provider_id=None,
+                      provider=None, channel=None, medium="passkey", created_at=created_at,
+                      kind="passkey")
     channel = str(data["channel"])
     return Method(id=int(data["id"]), title=str(data["title"]),
                   provider_id=int(data["provider_id"]), provider=str(data["provider"]),

@@ -128,6 +128,33 @@ class SmtpConfig(_Section):
         return os.environ.get(self.password_env, "") if self.password_env else ""
 
 
+class WebauthnConfig(_Section):
+    """Passkeys (services/passkeys.py). The RP ID is the host name passkeys are bound to;
+    a browser on another host name cannot use them (that is what stops phishing)."""
+
+    rp_id: str = "localhost"
+    rp_name: str = "twofa"
+    # Empty: any http(s) origin whose host is the rp_id (any port).
+    origins: list[str] = []
+    user_verification: Literal["preferred", "required"] = "preferred"
+    passwordless: bool = False  # "Sign in with a passkey" on /login
+    timeout_seconds: int = Field(300, ge=30, le=900)  # a challenge's life
+
+    @field_validator("rp_id", "rp_name")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return validate.no_control(value, "the value")
+
+    @field_validator("origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            validate.no_control(origin, "an origin")
+            if not origin.startswith(("https://", "http://")) or origin.count("/") != 2:
+                raise ValueError(f"an origin is scheme://host[:port], not {origin[:60]!r}")
+        return value
+
+
 class Settings(_Section):
     home: Path
     database: DatabaseConfig = DatabaseConfig()
@@ -140,6 +167,7 @@ class Settings(_Section):
     login: LoginConfig = LoginConfig()
     sms: SmsConfig = SmsConfig()
     smtp: SmtpConfig = SmtpConfig()
+    webauthn: WebauthnConfig = WebauthnConfig()
 
     @property
     def database_url(self) -> str:

@@ -310,8 +310,11 @@ def mask_email(address: str) -> str:
 APP_DESTINATION = "authenticator app"
 
 
+PASSKEY_PREFIX = "passkey: "  # a passkey's name in a notice: nothing to mask
+
+
 def mask_destination(destination: str) -> str:
-    if destination == APP_DESTINATION:
+    if destination == APP_DESTINATION or destination.startswith(PASSKEY_PREFIX):
         return destination
     return mask_email(destination) if "@" in destination else mask_phone(destination)
 

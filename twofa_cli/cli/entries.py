@@ -13,9 +13,12 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="A customer's two-factor authentication entries.", no_args_is_help=True)
 AccountArg = Annotated[str, typer.Argument(help="Account id or email.", metavar="A")]
+# Columns added later go last: scripts that cut the columns before them keep working.
 COLUMNS = [("id", "ID"), ("method", "Method"), ("destination", "Destination"),
-           ("verified", "Verified"), ("preferred", "Preferred"), ("created_at", "Created")]
-EntryArg = Annotated[str, typer.Argument(help="Entry id (or its method title).", metavar="ENTRY")]
+           ("verified", "Verified"), ("preferred", "Preferred"), ("created_at", "Created"),
+           ("kind", "Kind"), ("name", "Name"), ("last_used_at", "Last used")]
+EntryArg = Annotated[str, typer.Argument(help="Entry id (or its method title, or a passkey's name).",
+                                         metavar="ENTRY")]
 
 
 @app.command("list")
@@ -28,7 +31,8 @@ def list_(ctx: typer.Context, account: AccountArg, json_: JsonOpt = False) -> No
 def _row(entry: Entry) -> dict:
     # Every entry the API lists is verified (an enrolment becomes one on its verify).
     return plain({"id": entry.id, "method": entry.method, "destination": entry.destination,
-                  "verified": True, "preferred": entry.preferred, "created_at": entry.created_at})
+                  "verified": True, "preferred": entry.preferred, "created_at": entry.created_at,
+                  "kind": entry.kind, "name": entry.name, "last_used_at": entry.last_used_at})
 
 
 @app.command("prefer")

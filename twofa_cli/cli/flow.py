@@ -190,6 +190,12 @@ def login(
               "method": result.required.method}, as_json=json_, title="Code required")
         if not json_:
             note("Enter the code your authenticator app shows: `twofa verify ACCOUNT CODE`.")
+    elif result.status == "passkey_required":  # a terminal cannot run the ceremony
+        emit({"status": result.status, "challenge_id": None, "expires_at": None,
+              "destination": None, "reason": None}, as_json=json_, title="Passkey required")
+        if not json_:
+            note("This account signs in with a passkey: use a browser, or a recovery code "
+                 "(`twofa verify ACCOUNT --recovery-code CODE`).")
     else:
         emit({"status": result.status, "challenge_id": None, "expires_at": None,
               "destination": None, "reason": result.reason}, as_json=json_, title="Logged in")

@@ -33,24 +33,26 @@ def add(
     provider: Annotated[str | None, typer.Option(
         "--provider", help="Service provider id or title (kind code).", show_default=False)] = None,
     kind: Annotated[str, typer.Option(
-        "--kind", help="code: codes sent by the provider; totp: an authenticator app.")] = "code",
+        "--kind", help="code: codes sent by the provider; totp: an authenticator app; "
+                  "passkey: passkeys (WebAuthn).")] = "code",
     exist_ok: ExistOkOpt = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Offer a provider to customers as a 2FA method, or an authenticator app.
+    """Offer a provider to customers as a 2FA method, or an authenticator app, or passkeys.
 
     \b
     Example:
       twofa secondary-auth add --provider "SMS" --title "Text message"
       twofa secondary-auth add --kind totp --title "Authenticator app"
+      twofa secondary-auth add --kind passkey --title "Passkey"
     """
-    if kind not in ("code", "totp"):
+    if kind not in ("code", "totp", "passkey"):
         from twofa_cli.errors import BadInput
 
-        raise BadInput(f"--kind is code or totp, not {kind[:20]!r}")
-    method = twofa(ctx).add_secondary_auth(provider=provider, title=title,
-                                           kind="totp" if kind == "totp" else "code",
-                                           exist_ok=exist_ok)
+        raise BadInput(f"--kind is code, totp or passkey, not {kind[:20]!r}")
+    method = twofa(ctx).add_secondary_auth(
+        provider=provider, title=title, exist_ok=exist_ok,
+        kind="totp" if kind == "totp" else "passkey" if kind == "passkey" else "code")
     emit(_row(method), as_json=json_, title="Secondary auth added")
 
 

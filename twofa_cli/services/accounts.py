@@ -19,7 +19,7 @@ from twofa_cli.security import (
 from twofa_cli.services import audit, devices, sessions, throttle
 from twofa_cli.services.common import find, iso, sql_integer
 from twofa_cli.services.entries import delete_entry
-from twofa_cli.store.models import Account, Challenge, Entry, TrustedDevice
+from twofa_cli.store.models import Account, Challenge, Entry, TrustedDevice, WebauthnChallenge
 
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
@@ -90,6 +90,8 @@ def delete_account(rt: Runtime, ident: str) -> dict:
             delete_entry(session.connection(), rt, entry)
         session.execute(delete(Challenge).where(col(Challenge.account_id) == account.id))
         session.execute(delete(TrustedDevice).where(col(TrustedDevice.account_id) == account.id))
+        session.execute(delete(WebauthnChallenge)
+                        .where(col(WebauthnChallenge.account_id) == account.id))
         sessions.end_all(session.connection(), account.id, void_codes=False)
         session.delete(account)
         audit.record(session, rt, "account.delete", account_id=account.id, target=account.email)

@@ -51,7 +51,7 @@ class Desired:
     company_name: str | None = None
     audiences: dict[str, bool] = field(default_factory=dict)
     providers: dict[str, tuple[str, dict]] = field(default_factory=dict)  # title -> channel, options
-    # title -> (kind, provider title); an authenticator app ("totp") has no provider
+    # title -> (kind, provider title); an authenticator app ("totp") and passkeys have no provider
     methods: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)  # dotted key -> value
 
@@ -239,11 +239,12 @@ def _tables(document: dict, key: str) -> list[dict]:
 
 def _checked_method(item: dict, where: str) -> tuple[str, str | None]:
     kind = item.get("kind", "code")
-    if kind not in ("code", "totp"):
-        raise BadInput(f'{where}.kind: must be "code" or "totp"')
-    if kind == "totp":
+    if kind not in ("code", "totp", "passkey"):
+        raise BadInput(f'{where}.kind: must be "code", "totp" or "passkey"')
+    if kind in ("totp", "passkey"):
         if "provider" in item:
-            raise BadInput(f"{where}.provider: an authenticator app (totp) names no provider")
+            what = "an authenticator app (totp) names" if kind == "totp" else "passkeys name"
+            raise BadInput(f"{where}.provider: {what} no provider")
         return kind, None
     if "provider" not in item:
         raise BadInput(f"{where}.provider: a code method names its provider")

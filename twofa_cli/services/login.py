@@ -127,6 +127,10 @@ def _next_step(connection: Connection, rt: Runtime, account_id: int, device_toke
     chosen = _pick(entries, method)
     if devices.is_trusted(connection, rt, row, device_token):
         return _authenticated(connection, rt, row, "trusted device")
+    if chosen.kind == "passkey":  # nothing to send: the browser signs (services/passkeys.py)
+        audit.record(connection, rt, "passkey.required", account_id=row.id,
+                     target=chosen.method_title)
+        return {"status": "passkey_required", "method": chosen.method_title}
     try:
         return open_challenge(connection, rt, row, chosen, purpose="login",
                               destination=chosen.destination, entry_id=chosen.entry_id)

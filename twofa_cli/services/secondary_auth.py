@@ -14,16 +14,20 @@ from twofa_cli.services.entries import delete_entry
 from twofa_cli.store.models import Challenge, Entry, Provider, SecondaryAuth
 
 
+KINDS = ("code", "totp", "passkey")
+
+
 def add_secondary_auth(rt: Runtime, *, provider: str | None, title: str, kind: str = "code",
                        exist_ok: bool = False) -> dict:
     """Offer a provider as a method (kind "code"), or an authenticator app (kind "totp",
-    no provider); with ``exist_ok`` the same title on the same provider (or of the same
+    no provider), or passkeys (kind "passkey", no provider); with ``exist_ok`` the same title on the same provider (or of the same
     kind) is returned as it is, while the title on another is a Conflict."""
     title = validate.text(title)
-    if kind not in ("code", "totp"):
-        raise BadInput(f"kind is 'code' or 'totp', not {kind[:20]!r}")
+    if kind not in KINDS:
+        raise BadInput(f"kind is 'code', 'totp' or 'passkey', not {kind[:20]!r}")
     if (kind == "code") != (provider is not None):
-        raise BadInput("a code method needs --provider; an authenticator app (totp) takes none")
+        raise BadInput("a code method needs --provider; an authenticator app (totp) and "
+                       "passkeys take none")
     with rt.transaction() as session:
         provider_row = (find(session, Provider, provider, by="title", what="provider")
                         if provider is not None else None)

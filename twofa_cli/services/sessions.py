@@ -81,9 +81,11 @@ def _hash(token: str | None) -> str | None:
 
 
 def start(connection: Connection, rt: Runtime, account_id: int, password_epoch: int, *,
-          signed_in: bool, device: str = "", client: str = "") -> str:
+          signed_in: bool, device: str = "", client: str = "", password_given: bool = True) -> str:
     """A new session of an account whose password (of ``password_epoch``) was just right;
-    its token, to hand to the client once. Sessions of the account that died are swept."""
+    its token, to hand to the client once. Sessions of the account that died are swept.
+    A passwordless sign-in (``password_given`` False) owes a step-up before any sensitive
+    change."""
     now = rt.now()
     settings = rt.settings.session
     _sweep(connection, rt, account_id)
@@ -92,7 +94,7 @@ def start(connection: Connection, rt: Runtime, account_id: int, password_epoch: 
         "token_sha256": sha256_hex(token), "account_id": account_id,
         "state": "signed_in" if signed_in else "pending", "password_epoch": password_epoch,
         "device": device[:200], "client": client[:200],
-        "password_at": now if settings.reauth_minutes else None,
+        "password_at": now if settings.reauth_minutes and password_given else None,
         "created_at": now, "last_seen_at": now,
         "expires_at": now + timedelta(hours=settings.max_hours),
     })

@@ -89,9 +89,11 @@ class SecondaryAuth(SQLModel, table=True):
     """A 2FA method customers can pick ("Secondary Authentication Provider")."""
 
     __tablename__ = "secondary_auth"
-    __table_args__ = (CheckConstraint("kind IN ('code', 'totp')", name="ck_secondary_auth_kind"),)
+    __table_args__ = (CheckConstraint("kind IN ('code', 'totp', 'passkey')",
+                                      name="ck_secondary_auth_kind"),)
     id: int | None = Field(default=None, primary_key=True)
-    # "code": a code sent through the provider; "totp": an authenticator app, no provider.
+    # "code": a code sent through the provider; "totp": an authenticator app; "passkey":
+    # WebAuthn (services/passkeys.py). The last two have no provider.
     kind: str = Field(default="code", max_length=8, sa_column_kwargs={"server_default": "code"})
     provider_id: int | None = Field(default=None, foreign_key="provider.id", index=True)
     title: str = Field(max_length=200, unique=True)
@@ -275,3 +277,51 @@ class LoginThrottle(SQLModel, table=True):
     failures: int = 0  # in the window that started at window_started_at
     window_started_at: datetime = Field(sa_column=_utc_column(nullable=False))
     blocked_until: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class Passkey(SQLModel, table=True):
+    """A registered WebAuthn credential: the public half of a passkey, one per entry.
+
+    The entry (kind "passkey") is what lists, prefers and deletes it; deleting the entry
+    deletes this row. Nothing here is secret: the private key never leaves the
+    authenticator.
+    """
+
+    __tablename__ = "passkey"
+    id: int | None = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="entry.id", unique=True, ondelete="CASCADE")
+    account_id: int = Field(foreign_key="account.id", index=True)  # ix_passkey_account_id
+    credential_id: str = Field(max_length=1400, unique=True)  # base64url, as browsers send it
+    public_key: str  # base64url of the COSE key
+    # The authenticator's signature counter: it must rise with each use unless it is 0.
+    sign_count: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    transports: str = Field(default="", max_length=200)  # comma-separated: "internal,hybrid"
+    aaguid: str = Field(default="", max_length=36)
+    backup_eligible: bool = False
+    backup_state: bool = False
+    name: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    last_used_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+
+
+class WebauthnChallenge(SQLModel, table=True):
+    """A WebAuthn challenge handed to a browser: single use, short-lived (rule 35).
+
+    ``purpose`` "register" is bound to a signed-in session, "login" to a pending one
+    (``session_sha256``); "passwordless" to no session and no account.
+    """
+
+    __tablename__ = "webauthn_challenge"
+    __table_args__ = (
+        CheckConstraint("purpose IN ('register', 'login', 'passwordless')",
+                        name="ck_webauthn_challenge_purpose"),
+        Index("ix_webauthn_challenge_expires_at", "expires_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    challenge: str = Field(max_length=128, unique=True)  # base64url
+    purpose: str = Field(max_length=16)
+    session_sha256: str = Field(default="", max_length=64)
+    account_id: int | None = Field(default=None, foreign_key="account.id", ondelete="CASCADE")
+    name: str = Field(default="", max_length=64)  # the passkey name asked for at registration
+    expires_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    created_at: datetime = Field(sa_column=_utc_column(nullable=False))

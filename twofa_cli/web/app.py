@@ -64,6 +64,7 @@ NOTICES = {
     "sent": "A new code was sent.",
     "enrolled": "Two-factor authentication is on for your account.",
     "deleted": "The entry was deleted.",
+    "passkey": "The passkey was added.",
     "revoked": "Your trusted devices were forgotten: the next login asks for a code.",
 }
 
@@ -98,6 +99,7 @@ def page(request: Request, name: str, error: TwofaError | None = None, *,
     context.update(error=error.message if error else None,
                    notice=NOTICES.get(request.query_params.get("done", "")))
     context.setdefault("signed_in", False)
+    context.setdefault("passwordless", library(request).passwordless)
     return templates.TemplateResponse(request, name, context, headers=headers,
                                       status_code=status or (status_of(error) if error else 200))
 
@@ -182,7 +184,8 @@ def login(request: Request) -> Response:
 
 def login_code_page(request: Request, error: TwofaError | None = None) -> Response:
     session, _ = session_of(request, "pending")
-    return code_page(request, "login_code.html", session.account_id, error)
+    passkey = any(e.kind == "passkey" for e in library(request).entries(session.account_id))
+    return code_page(request, "login_code.html", session.account_id, error, passkey=passkey)
 
 
 def code_page(request: Request, name: str, account_id: int, error: TwofaError | None,
@@ -412,6 +415,9 @@ def server_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+# After every route function it uses: twofa_cli.web.passkeys reads them from this module.
+from twofa_cli.web import passkeys  # noqa: E402
+
 ENTRY = "/account/two-factor/entries/{entry_id:int}/delete"
 ROUTES = [
     Route("/", home),
@@ -435,5 +441,6 @@ ROUTES = [
     Route("/account/two-factor/recovery-codes", new_recovery_codes, methods=["POST"]),
     Route("/account/devices", devices_page, methods=["GET"]),
     Route("/account/devices", revoke_devices, methods=["POST"]),
+    *passkeys.ROUTES,
     Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
 ]

@@ -32,9 +32,11 @@ MAX_FORM_BYTES = 16_384  # the largest form here is a few hundred bytes
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 HEADERS = {
-    # No inline script or style anywhere; the pages load /static files only.
+    # No inline script or style anywhere; the pages load /static files only. passkey.js
+    # fetches a ceremony's options from this site (connect-src), nowhere else.
     "content-security-policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+        "connect-src 'self'; "
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "x-frame-options": "DENY",

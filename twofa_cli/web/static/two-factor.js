@@ -3,9 +3,10 @@
 document.addEventListener("DOMContentLoaded", () => {
   const select = document.getElementById("method");
   const input = document.getElementById("destination");
-  if (!select || !input) return;
+  if (!select) return;
   const label = document.querySelector('label[for="destination"]');
   const follow = () => {
+    if (!input) return;
     const medium = select.selectedOptions[0].dataset.medium;
     const sms = medium === "sms";
     // An authenticator app needs no destination: nothing is sent to it.
@@ -15,5 +16,14 @@ document.addEventListener("DOMContentLoaded", () => {
     input.type = sms ? "tel" : "email";
     input.autocomplete = sms ? "tel" : "email";
   };
-  select.addEventListener("change", follow);
+  // Passkeys ask for no destination but a name: their form is another page's.
+  const passkeyShown = select.closest("form").dataset.passkey === "create";
+  select.addEventListener("change", () => {
+    const passkey = select.selectedOptions[0].dataset.medium === "passkey";
+    if (passkey || passkeyShown) {
+      window.location.search = "?method=" + encodeURIComponent(select.value);
+      return;
+    }
+    follow();
+  });
 });
