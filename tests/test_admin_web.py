@@ -213,7 +213,7 @@ def test_a_credential_typed_in_a_form_is_never_in_a_page_afterwards(client, twof
     for response in pages:
         for form in (AUTH_TOKEN, AUTH_TOKEN[-8:], AUTH_TOKEN[:12]):
             assert form not in response.text, response.url
-    assert re.search(r"<td>Live text\s", client.get("/admin/secondary-auth").text)
+    assert re.search(r"<td role=\"cell\" data-label=\"Title\">Live text\s", client.get("/admin/secondary-auth").text)
 
 
 def test_send_test_reaches_the_outbox(client, twofa):
@@ -382,7 +382,7 @@ def test_the_audit_csv_neutralises_formulas(client, twofa):
     assert [(row[2], row[5]) for row in rows[1:5]] == [("'" + f, "'" + f) for f in reversed(formulas)]
     assert all(cell[:1] not in ("=", "+", "-", "@") for row in rows for cell in row)
     page = client.get("/admin/audit?event=config.company_name")
-    assert page.status_code == 200 and page.text.count("<tr>") == 1 + 5  # the shop's name too
+    assert page.status_code == 200 and page.text.count("<tr role=\"row\">") == 1 + 5  # the shop's name too
 
 
 def test_the_audit_pages_and_filters_by_account(client, twofa):
@@ -390,9 +390,9 @@ def test_the_audit_pages_and_filters_by_account(client, twofa):
     for number in range(30):
         twofa.set_company_name(f"Shop {number}")
     first = client.get("/admin/audit?event=config.company_name")
-    assert first.text.count("<tr>") == 26 and ">Older</a>" in first.text
+    assert first.text.count("<tr role=\"row\">") == 26 and ">Older</a>" in first.text
     second = client.get("/admin/audit?event=config.company_name&page=2")
-    assert second.text.count("<tr>") == 1 + 6 and ">Newer</a>" in second.text
+    assert second.text.count("<tr role=\"row\">") == 1 + 6 and ">Newer</a>" in second.text
     unknown = client.get("/admin/audit?account=nobody@example.com")
     assert unknown.status_code == 404 and 'id="account-error"' in unknown.text
     assert 'value="nobody@example.com"' in unknown.text
