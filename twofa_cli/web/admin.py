@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from twofa_cli.api import Account, Conflict, NotFound, Rejected, TwoFactor, TwofaError
+from twofa_cli.api import Account, Conflict, NotFound, Provider, Rejected, TwoFactor, TwofaError
 from twofa_cli.web.app import DEVICE_NAME, library, status_of, templates
 from twofa_cli.web.security import ADMIN_COOKIE, form
 
@@ -288,7 +288,7 @@ def add_custom(request: Request) -> Response:
     return to("/admin/services?done=saved")
 
 
-def _provider(admin: Admin, request: Request) -> Any:
+def _provider(admin: Admin, request: Request) -> Provider:
     wanted = request.path_params["provider_id"]
     provider = next((p for p in admin.twofa.providers() if p.id == wanted), None)
     if provider is None:
@@ -312,7 +312,7 @@ def provider_page(request: Request, admin: Admin | None = None, error: TwofaErro
                 **context)
 
 
-def _changed_options(provider: Any, fields: dict[str, str]) -> dict[str, str]:
+def _changed_options(provider: Provider, fields: dict[str, str]) -> dict[str, str]:
     """The options the form changes, the others left out (None to the library). A secret
     field starts empty, so an empty one keeps the stored credential; any other field starts
     with the stored value, so only an edit is a change."""
