@@ -30,12 +30,15 @@ SID = "AC" + "7e" * 16
 GET_PAGES = ["/admin", "/admin/configuration", "/admin/services-manager", "/admin/services",
              "/admin/services/new", "/admin/services/new/configio",
              "/admin/services/new/custom", "/admin/services/new/custom?channel=twilio",
-             "/admin/services/1/test", "/admin/services/1/delete", "/admin/secondary-auth",
+             "/admin/services/1", "/admin/services/1/delete",
+             "/admin/secondary-auth",
              "/admin/secondary-auth/new", "/admin/secondary-auth/1/delete", "/admin/two-factor",
              "/admin/audit", "/admin/audit.csv"]
-POST_FORMS = ["/admin/login", "/admin/login/code", "/admin/login/resend", "/admin/logout",
+SIGN_IN_FORMS = ["/admin/login", "/admin/login/code", "/admin/login/resend",
+                 "/admin/login/recovery", "/admin/logout"]
+POST_FORMS = SIGN_IN_FORMS + [
               "/admin/configuration", "/admin/services/new/configio",
-              "/admin/services/new/custom", "/admin/services/1/test",
+              "/admin/services/new/custom", "/admin/services/1", "/admin/services/1/test",
               "/admin/services/1/delete", "/admin/secondary-auth/new",
               "/admin/secondary-auth/1/delete", "/admin/two-factor/customer",
               "/admin/two-factor/admin"]
@@ -107,7 +110,7 @@ def test_a_customer_session_opens_no_admin_page(client, app, twofa):
         for path in GET_PAGES:
             assert customer.get(path).status_code == 403, path
         admin_token = csrf_of(customer.get("/admin/login").text)
-        for path in POST_FORMS[4:]:
+        for path in POST_FORMS[len(SIGN_IN_FORMS):]:
             assert customer.post(path, data={"csrf_token": admin_token, "title": "x",
                                              "company_name": "Pwned"}).status_code == 403, path
     assert twofa.company_name() == "Acme Events"
@@ -203,25 +206,26 @@ def test_a_credential_typed_in_a_form_is_never_in_a_page_afterwards(client, twof
     assert provider.options["auth_token"] != AUTH_TOKEN
     post(client, "/admin/secondary-auth/new", "/admin/secondary-auth/new",
          provider=str(provider.id), title="Live text")
-    pages = [client.get(path.replace("/1/", f"/{provider.id}/")) for path in GET_PAGES]
+    pages = [client.get(re.sub(r"/1\b", f"/{provider.id}", path)) for path in GET_PAGES]
     assert all(response.status_code == 200 for response in pages)
     pages.append(post(client, f"/admin/services/{provider.id}/test", "/admin/services",
                       to="not a phone"))
     for response in pages:
         for form in (AUTH_TOKEN, AUTH_TOKEN[-8:], AUTH_TOKEN[:12]):
             assert form not in response.text, response.url
-    assert re.search(r"<td>Live text\s", client.get("/admin/secondary-auth").text)
+    assert re.search(r'<td role="cell" data-label="Title">Live text\s',
+                     client.get("/admin/secondary-auth").text)
 
 
 def test_send_test_reaches_the_outbox(client, twofa):
     sign_in(client)
     provider = twofa.providers()[0]
-    page = f"/admin/services/{provider.id}/test"
-    sent = post(client, page, page, to=PHONE)
+    page = f"/admin/services/{provider.id}"  # the provider's page carries Send test
+    sent = post(client, page + "/test", page, to=PHONE)
     assert sent.status_code == 200
     assert "went to the outbox" in sent.text
     assert twofa.outbox(limit=1)[0].body.startswith("This is a test message")
-    bad = post(client, page, page, to="alice@example.com")
+    bad = post(client, page + "/test", page, to="alice@example.com")
     assert bad.status_code == 400 and 'id="to-error"' in bad.text
 
 
@@ -237,8 +241,8 @@ def test_send_test_reaches_a_live_twilio(app, admin, twofa, home, http_server):
     with TwoFactor.open(home) as live, TestClient(create_app(live), base_url="https://shop.test",
                                                    follow_redirects=False) as client:
         sign_in(client)
-        page = f"/admin/services/{provider.id}/test"
-        sent = post(client, page, page, to=PHONE)
+        page = f"/admin/services/{provider.id}"
+        sent = post(client, page + "/test", page, to=PHONE)
     assert sent.status_code == 200 and "was sent through Live SMS" in sent.text
     assert fake.accepted[-1]["To"] == "+14155550199"
     assert fake.token not in sent.text
@@ -254,6 +258,119 @@ def test_delete_names_the_methods_that_go_with_the_provider(client, twofa):
     assert twofa.providers() == [] and twofa.secondary_auths() == []
 
 
+# -- a provider's page: update with the credentials write-only -------------------------------
+
+STALE_TOKEN = "tok" + "0d" * 14 + "st"  # the provider's token before the update
+
+
+def test_the_provider_page_updates_the_title_and_the_auth_token(app, admin, twofa, home,
+                                                                http_server):
+    fake = FakeTwilio(http_server)
+    provider = twofa.add_provider("twilio", title="Live SMS", options={
+        "account_sid": fake.sid, "auth_token": STALE_TOKEN, "from_number": "+14155550100",
+        "api_base_url": fake.base_url})
+    configure(home, delivery={"mode": "live"})
+    from twofa_cli import TwoFactor
+    from twofa_cli.web import create_app
+
+    with TwoFactor.open(home) as live, TestClient(create_app(live), base_url="https://shop.test",
+                                                   follow_redirects=False) as client:
+        sign_in(client)
+        page = f"/admin/services/{provider.id}"
+        stale = post(client, page + "/test", page, to=PHONE)  # Twilio refuses the old token
+        assert stale.status_code != 200 and fake.accepted == []
+        saved = post(client, page, page, title="Twilio live", account_sid=fake.sid,
+                     auth_token=fake.token, from_number="+14155550100", messaging_service_sid="")
+        assert saved.status_code == 303 and saved.headers["location"] == page + "?done=saved"
+        shown = client.get(saved.headers["location"])
+        assert "Saved." in shown.text and "…" + fake.token[-4:] in shown.text
+        sent = post(client, page + "/test", page, to=PHONE)
+    assert sent.status_code == 200 and "was sent through Twilio live" in sent.text
+    assert fake.accepted[-1]["To"] == "+14155550199"
+    for response in (saved, shown, sent):
+        assert fake.token not in response.text and STALE_TOKEN not in response.text
+    event = twofa.audit(action="provider.update", limit=1)[0]
+    # the fields left as they were are no change (None to the library)
+    assert (event.actor, event.detail) == (ADMIN, "auth_token,title")
+
+
+def test_the_provider_page_never_shows_a_stored_credential(client, twofa):
+    sign_in(client)
+    provider = twofa.add_provider("twilio", title="Live", options={
+        "account_sid": SID, "auth_token": AUTH_TOKEN, "from_number": "+14155550100"})
+    page = client.get(f"/admin/services/{provider.id}").text
+    labels = re.findall(r'<label for="(\w+)">', page)
+    assert labels == ["title", "account_sid", "auth_token", "from_number",
+                      "messaging_service_sid", "to"]  # the update, then Send test's Send to
+    for form in (AUTH_TOKEN, AUTH_TOKEN[:12], AUTH_TOKEN[-8:]):
+        assert form not in page
+    assert re.search(r'<input id="auth_token" name="auth_token"\s+type="password"'
+                     r' autocomplete="new-password" value=""', page)
+    assert "…" + AUTH_TOKEN[-4:] in page and f'value="{SID}"' in page
+    assert ">Send</button>" in page and f'href="/admin/services/{provider.id}/delete"' in page
+    cdyne = twofa.add_provider("cdyne", title="Cdyne", options={
+        "license_key": "0b1c2d3e-4f5a-6b7c-8d9e-0f1a2b3c4d5e", "from_number": "+14155550100"})
+    page = client.get(f"/admin/services/{cdyne.id}").text
+    assert re.findall(r'<label for="(\w+)">', page) == ["title", "license_key", "from_number", "to"]
+    assert "0b1c2d3e" not in page and "…4d5e" in page
+    mail = twofa.add_provider("smtp", title="Mail")
+    page = client.get(f"/admin/services/{mail.id}").text
+    assert re.findall(r'<label for="(\w+)">', page) == ["title", "to"]  # Configio: Title only
+    assert post(client, f"/admin/services/{mail.id}", f"/admin/services/{mail.id}",
+                title="Relay").status_code == 303
+    assert [p.title for p in twofa.providers()][-1] == "Relay"
+    assert twofa.audit(limit=1)[0].detail == "title"
+
+
+def test_a_bad_value_on_the_provider_page_is_next_to_its_field_and_keeps_the_others(
+        client, twofa):
+    sign_in(client)
+    [provider] = twofa.providers()  # the shop's SMS
+    twofa.add_provider("smtp", title="Mail")
+    page = f"/admin/services/{provider.id}"
+    refused = post(client, page, page, title="Renamed", account_sid="AC12",
+                   auth_token=AUTH_TOKEN, from_number="+14155550111", messaging_service_sid="")
+    assert refused.status_code == 400
+    assert re.search(r'id="account_sid-error" role="alert">account_sid: Account SID must be',
+                     refused.text)
+    for kept in ("AC12", "Renamed", "+14155550111"):
+        assert f'value="{kept}"' in refused.text
+    assert AUTH_TOKEN not in refused.text and AUTH_TOKEN[-8:] not in refused.text
+    taken = post(client, page, page, title="Mail", account_sid=provider.options["account_sid"])
+    assert taken.status_code == 409
+    assert re.search(r'id="title-error" role="alert">a provider titled \S+Mail\S+ already',
+                     taken.text)
+    unchanged = post(client, page, page, title="SMS", account_sid=provider.options["account_sid"],
+                     from_number=provider.options["from_number"])
+    assert unchanged.headers["location"] == page + "?done=unchanged"
+    assert twofa.providers()[0] == provider
+    assert twofa.audit(action="provider.update", limit=1) == []
+
+
+def test_an_admin_signs_in_with_a_recovery_code(client, twofa, clock):
+    twofa.set_allowed("admin", True)
+    twofa.enroll(ADMIN, method="Text message", phone=PHONE)
+    codes = twofa.verify(ADMIN, latest_code(twofa)).recovery_codes
+    clock.advance(seconds=31)
+    assert sign_in(client).headers["location"] == "/admin/login/code"
+    page = client.get("/admin/login/code").text
+    assert "Lost your phone? Use one of your recovery codes instead." in page
+    assert '<label for="recovery_code">Recovery code</label>' in page
+    wrong = post(client, "/admin/login/recovery", "/admin/login/code",
+                 recovery_code="aaaaa-aaaaa")
+    assert wrong.status_code == 401 and "wrong code" in wrong.text
+    assert client.get("/admin").headers["location"] == "/admin/login"
+    used = post(client, "/admin/login/recovery", "/admin/login/code", recovery_code=codes[0])
+    assert used.status_code == 303 and used.headers["location"] == "/admin?recovery_left=9"
+    assert "You used a recovery code: 9 left." in client.get(used.headers["location"]).text
+    assert twofa.recovery_codes_remaining(ADMIN) == 9
+    post(client, "/admin/logout", "/admin")
+    clock.advance(seconds=31)
+    sign_in(client)
+    spent = post(client, "/admin/login/recovery", "/admin/login/code", recovery_code=codes[0])
+    assert spent.status_code == 401 and client.get("/admin").status_code == 303
+
+
 def test_the_audit_csv_neutralises_formulas(client, twofa):
     sign_in(client)
     formulas = ["=HYPERLINK(\"http://evil\")", "+1+1", "-2", "@SUM(A1)"]
@@ -266,7 +383,8 @@ def test_the_audit_csv_neutralises_formulas(client, twofa):
     assert [(row[2], row[5]) for row in rows[1:5]] == [("'" + f, "'" + f) for f in reversed(formulas)]
     assert all(cell[:1] not in ("=", "+", "-", "@") for row in rows for cell in row)
     page = client.get("/admin/audit?event=config.company_name")
-    assert page.status_code == 200 and page.text.count("<tr>") == 1 + 5  # the shop's name too
+    assert page.status_code == 200
+    assert page.text.count('<tr role="row">') == 1 + 5  # the shop's name too
 
 
 def test_the_audit_pages_and_filters_by_account(client, twofa):
@@ -274,9 +392,9 @@ def test_the_audit_pages_and_filters_by_account(client, twofa):
     for number in range(30):
         twofa.set_company_name(f"Shop {number}")
     first = client.get("/admin/audit?event=config.company_name")
-    assert first.text.count("<tr>") == 26 and ">Older</a>" in first.text
+    assert first.text.count('<tr role="row">') == 26 and ">Older</a>" in first.text
     second = client.get("/admin/audit?event=config.company_name&page=2")
-    assert second.text.count("<tr>") == 1 + 6 and ">Newer</a>" in second.text
+    assert second.text.count('<tr role="row">') == 1 + 6 and ">Newer</a>" in second.text
     unknown = client.get("/admin/audit?account=nobody@example.com")
     assert unknown.status_code == 404 and 'id="account-error"' in unknown.text
     assert 'value="nobody@example.com"' in unknown.text

@@ -6,7 +6,8 @@ session like a customer's, carried by its own cookie (``twofa_admin_session``, s
 to ``/admin``), so a customer's cookie opens no page here; every request checks again
 that the session's account is an administrator. Each change runs on
 ``acting_as(<the admin's email>)``, so the audit trail names who made it. Stored
-credentials are write-only: a form never sends one back, and tables show them masked.
+credentials are write-only: a form never sends one back, and tables show them masked; on a
+provider's page an empty credential field keeps the stored one.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from twofa_cli.api import Account, NotFound, Rejected, TwoFactor, TwofaError
+from twofa_cli.api import Account, Conflict, NotFound, Provider, Rejected, TwoFactor, TwofaError
 from twofa_cli.web.app import DEVICE_NAME, library, status_of, templates
 from twofa_cli.web.security import ADMIN_COOKIE, form
 
@@ -30,7 +31,8 @@ ADMIN_TRUSTED_COOKIE = "twofa_admin_trusted"
 LOGIN = "/admin/login"
 AUDIT_PAGE = 25
 
-# The Custom Service Provider form of each channel: (option, label, secret).
+# The options a form of each channel asks for: (option, label, secret). Configio's SMTP
+# relay has none (its Title alone).
 CUSTOM_FIELDS = {
     "twilio": [("account_sid", "Account SID", False), ("auth_token", "Auth Token", True),
                ("from_number", "From Number", False),
@@ -38,11 +40,13 @@ CUSTOM_FIELDS = {
     "cdyne": [("license_key", "License Key", True), ("from_number", "From Number", False)],
 }
 CUSTOM_NAMES = {"twilio": "Twilio", "cdyne": "Cdyne"}
+CHANNEL_NAMES = {"smtp": "SMTP", **CUSTOM_NAMES}
 TOTP = "totp"  # the Secondary Auth select's value for an authenticator app (no provider)
 
 NOTICES = {
     "saved": "Saved.",
     "deleted": "Deleted.",
+    "unchanged": "Nothing to change: every field was as stored.",
 }
 
 
@@ -166,6 +170,18 @@ def verify(request: Request) -> Response:
               max_age=int(twofa.trusted_device_lifetime.total_seconds()))
 
 
+def recover(request: Request) -> Response:
+    """Lost phone: one of the administrator's recovery codes completes the login instead."""
+    account_id, token = _pending(request)
+    try:
+        verified = library(request).verify(account_id, "", session_token=token,
+                                           recovery_code=form(request).get("recovery_code", ""))
+    except TwofaError as error:
+        return code_page(request, error)
+    return to(f"/admin?recovery_left={verified.recovery_codes_remaining or 0}",
+              session_token=verified.session_token)
+
+
 def resend(request: Request) -> Response:
     account_id, _ = _pending(request)
     try:
@@ -185,7 +201,9 @@ def logout(request: Request) -> Response:
 
 
 def home(request: Request) -> Response:
-    return page(request, "admin_home.html", admin=admin_of(request))
+    left = request.query_params.get("recovery_left", "")
+    return page(request, "admin_home.html", admin=admin_of(request),
+                recovery_left=int(left) if left.isdigit() and len(left) < 3 else None)
 
 
 def configuration_page(request: Request) -> Response:
@@ -270,7 +288,7 @@ def add_custom(request: Request) -> Response:
     return to("/admin/services?done=saved")
 
 
-def _provider(admin: Admin, request: Request) -> Any:
+def _provider(admin: Admin, request: Request) -> Provider:
     wanted = request.path_params["provider_id"]
     provider = next((p for p in admin.twofa.providers() if p.id == wanted), None)
     if provider is None:
@@ -278,10 +296,53 @@ def _provider(admin: Admin, request: Request) -> Any:
     return provider
 
 
-def test_page(request: Request, error: TwofaError | None = None, **context: Any) -> Response:
+def provider_page(request: Request, admin: Admin | None = None, error: TwofaError | None = None,
+                  values: dict[str, str] | None = None, at: str = "", **context: Any) -> Response:
+    """A provider's page: its update form (stored credentials never in it), Send test and
+    Delete. ``values`` are what was typed, else the stored settings but the secrets."""
+    admin = admin or admin_of(request)
+    provider = _provider(admin, request)
+    inputs = CUSTOM_FIELDS.get(provider.channel, [])
+    if values is None:
+        values = {"title": provider.title, **{name: str(provider.options.get(name) or "")
+                                              for name, _, secret in inputs if not secret}}
+    return page(request, "admin_provider.html", admin=admin, error=error, at=at,
+                fields=("title", *(name for name, _, _ in inputs)), provider=provider,
+                inputs=inputs, values=values, channel_name=CHANNEL_NAMES[provider.channel],
+                **context)
+
+
+def _changed_options(provider: Provider, fields: dict[str, str]) -> dict[str, str]:
+    """The options the form changes, the others left out (None to the library). A secret
+    field starts empty, so an empty one keeps the stored credential; any other field starts
+    with the stored value, so only an edit is a change."""
+    changes = {}
+    for name, _, secret in CUSTOM_FIELDS.get(provider.channel, []):
+        typed = fields.get(name, "").strip()
+        if typed != ("" if secret else str(provider.options.get(name) or "")):
+            changes[name] = typed
+    return changes
+
+
+def update_provider(request: Request) -> Response:
     admin = admin_of(request)
-    return page(request, "admin_send_test.html", admin=admin, error=error, at="to",
-                provider=_provider(admin, request), **context)
+    provider = _provider(admin, request)
+    fields = form(request)
+    title = fields.get("title", "")
+    changes = _changed_options(provider, fields)
+    page_url = f"/admin/services/{provider.id}"
+    if title == provider.title and not changes:
+        return to(page_url + "?done=unchanged")
+    try:
+        admin.twofa.update_provider(provider.id, title=None if title == provider.title else title,
+                                    options=changes)
+    except TwofaError as error:
+        # What was typed comes back, but never a credential (rule 36).
+        kept = {name: fields.get(name, "") for name, _, secret in
+                CUSTOM_FIELDS.get(provider.channel, []) if not secret}
+        return provider_page(request, admin, error, {"title": title, **kept},
+                             at="title" if isinstance(error, Conflict) else "")
+    return to(page_url + "?done=saved")
 
 
 def send_test(request: Request) -> Response:
@@ -290,8 +351,8 @@ def send_test(request: Request) -> Response:
     try:
         receipt = admin.twofa.test_provider(request.path_params["provider_id"], to=to_address)
     except TwofaError as error:
-        return test_page(request, error, to=to_address)
-    return test_page(request, receipt=receipt, to=to_address)
+        return provider_page(request, admin, error, at="to", to=to_address)
+    return provider_page(request, admin, receipt=receipt, to=to_address)
 
 
 def delete_provider_page(request: Request) -> Response:
@@ -423,6 +484,7 @@ ROUTES = [
     Route("/admin/login/code", code_page, methods=["GET"]),
     Route("/admin/login/code", verify, methods=["POST"]),
     Route("/admin/login/resend", resend, methods=["POST"]),
+    Route("/admin/login/recovery", recover, methods=["POST"]),
     Route("/admin/logout", logout, methods=["POST"]),
     Route("/admin", home, methods=["GET"]),
     Route("/admin/configuration", configuration_page, methods=["GET"]),
@@ -434,7 +496,8 @@ ROUTES = [
     Route("/admin/services/new/configio", add_configio, methods=["POST"]),
     Route("/admin/services/new/custom", custom_page, methods=["GET"]),
     Route("/admin/services/new/custom", add_custom, methods=["POST"]),
-    Route(PROVIDER + "/test", test_page, methods=["GET"]),
+    Route(PROVIDER, provider_page, methods=["GET"]),
+    Route(PROVIDER, update_provider, methods=["POST"]),
     Route(PROVIDER + "/test", send_test, methods=["POST"]),
     Route(PROVIDER + "/delete", delete_provider_page, methods=["GET"]),
     Route(PROVIDER + "/delete", delete_provider, methods=["POST"]),
