@@ -447,3 +447,14 @@ def test_acting_as_names_the_actor_without_changing_the_shared_library(admin, tw
     assert not twofa.closed and twofa.audit(limit=1)[0].actor == ADMIN
     twofa.set_allowed("admin", False)
     assert twofa.audit(limit=1)[0].actor == "web"
+
+
+def test_secondary_auth_add_new_offers_the_kinds_without_a_provider(client, twofa):
+    sign_in(client)
+    form = client.get("/admin/secondary-auth/new").text
+    assert "Authenticator app (no provider)" in form and "Passkey (no provider)" in form
+    for kind, title in (("totp", "Authenticator app"), ("passkey", "Security key")):
+        post(client, "/admin/secondary-auth/new", "/admin/secondary-auth/new",
+             provider=kind, title=title)
+    kinds = {m.title: m.kind for m in twofa.secondary_auths()}
+    assert kinds["Authenticator app"] == "totp" and kinds["Security key"] == "passkey"

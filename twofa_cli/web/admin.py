@@ -41,7 +41,8 @@ CUSTOM_FIELDS = {
 }
 CUSTOM_NAMES = {"twilio": "Twilio", "cdyne": "Cdyne"}
 CHANNEL_NAMES = {"smtp": "SMTP", **CUSTOM_NAMES}
-TOTP = "totp"  # the Secondary Auth select's value for an authenticator app (no provider)
+# The Secondary Auth select's values for the kinds without a provider.
+APP_KINDS = {"totp": "Authenticator app (no provider)", "passkey": "Passkey (no provider)"}
 
 NOTICES = {
     "saved": "Saved.",
@@ -381,7 +382,7 @@ def secondary_auth_new(request: Request, admin: Admin | None = None,
     admin = admin or admin_of(request)
     return page(request, "admin_secondary_auth_new.html", admin=admin, error=error,
                 fields=("title", "provider"), providers=admin.twofa.providers(), values=values,
-                totp=TOTP)
+                app_kinds=APP_KINDS)
 
 
 def add_secondary_auth(request: Request) -> Response:
@@ -389,8 +390,8 @@ def add_secondary_auth(request: Request) -> Response:
     fields = form(request)
     chosen, title = fields.get("provider", ""), fields.get("title", "")
     try:
-        if chosen == TOTP:
-            admin.twofa.add_secondary_auth(title=title, kind="totp")
+        if chosen in APP_KINDS:
+            admin.twofa.add_secondary_auth(title=title, kind="totp" if chosen == "totp" else "passkey")
         else:
             admin.twofa.add_secondary_auth(provider=_int(chosen), title=title)
     except TwofaError as error:
