@@ -274,3 +274,9 @@ def test_the_pages_offer_the_authenticator_app_and_recovery_codes(browser, twofa
     log_in(browser)
     accepted = post(browser, "/login/code", code=pyotp.TOTP(secret).at(clock.now))
     assert accepted.status_code == 303 and accepted.headers["location"] == "/account"
+
+
+def test_the_customer_pages_carry_the_company_name_as_their_brand(browser):
+    page = browser.get("/login").text
+    assert '<a class="brand" href="/">Acme Events</a>' in page
+    assert "<title>Log in · Acme Events</title>" in page

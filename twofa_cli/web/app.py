@@ -97,7 +97,8 @@ def page(request: Request, name: str, error: TwofaError | None = None, *,
     headers = {"retry-after": str(error.retry_after)} \
         if isinstance(error, Throttled) and error.retry_after else None
     context.update(error=error.message if error else None,
-                   notice=NOTICES.get(request.query_params.get("done", "")))
+                   notice=NOTICES.get(request.query_params.get("done", "")),
+                   brand=library(request).company_name() or "Shop")
     context.setdefault("signed_in", False)
     context.setdefault("passwordless", library(request).passwordless)
     return templates.TemplateResponse(request, name, context, headers=headers,
