@@ -12,9 +12,8 @@ or is over its hourly cap (``send_with_failover``).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, case, func, insert, true, update
 from sqlalchemy.engine import Connection
@@ -363,3 +362,100 @@ def list_outbox(rt: Runtime, *, to: str | None = None, limit: int = 20) -> list[
             }
             for m in session.exec(query)
         ]
+
+
+# -- what providers report, and what operators see -----------------------------------
+
+MAX_CALLBACK_FIELDS = 64
+
+
+def record_twilio_status(rt: Runtime, form: Mapping[str, str], signature: str) -> dict:
+    """Apply one Twilio status callback (SECURITY.md rule 37).
+
+    The request must be signed (``X-Twilio-Signature``) with the auth token of a Twilio
+    provider of this shop whose Account SID the form names, over ``[web] public_url`` +
+    the hook's path (with and without a default port: ``RequestValidator`` tries both).
+    Anything else is Rejected and changes nothing. A signed report moves the delivery's
+    status forward only (``STATUS_RANK``); a repeat, a late one or an unknown message
+    changes nothing (``changed`` False).
+    """
+    from twilio.request_validator import RequestValidator
+
+    from twofa_cli.channels.twilio import STATUS_CALLBACK_PATH
+
+    public_url = rt.settings.web.public_url
+    if not public_url:
+        raise Rejected("no [web] public_url is set: twofa asked for no status callbacks")
+    if not signature or len(signature) > 200 or len(form) > MAX_CALLBACK_FIELDS:
+        raise Rejected("the status callback is not signed by Twilio")
+    url = public_url + STATUS_CALLBACK_PATH
+    account_sid = form.get("AccountSid", "")
+    with rt.connection() as connection:
+        signer = next((provider for provider in _twilio_providers(connection, account_sid)
+                       if RequestValidator(_options(provider, rt.key)["auth_token"])
+                       .validate(url, dict(form), signature)), None)
+        if signer is None:
+            raise Rejected("the status callback is not signed by Twilio")
+        message_id = form.get("MessageSid") or form.get("SmsSid") or ""
+        status = TWILIO_STATUSES.get(form.get("MessageStatus") or form.get("SmsStatus") or "")
+        changed = False
+        if message_id and status is not None:
+            error = vendor_code(form.get("ErrorCode"), 100_000)
+            below = [name for name, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
+            changed = connection.execute(_ADVANCE_STATUS, {
+                "provider_id": signer.id, "message_id": message_id[:200], "below": below,
+                "status": status, "error_code": None if error is None else str(error),
+                "now": rt.now()}).rowcount > 0
+    return {"provider_id": signer.id, "message_id": message_id[:200], "status": status,
+            "changed": changed}
+
+
+def _twilio_providers(connection: Connection, account_sid: str) -> list:
+    """The Twilio providers of ``account_sid`` (public in their options, so no decryption
+    for a stranger's SID)."""
+    rows = connection.execute(select(_provider.c.id, _provider.c.options, _provider.c.secrets)
+                              .where(_provider.c.channel == "twilio")
+                              .order_by(_provider.c.id)).all()
+    return [row for row in rows if account_sid and row.options.get("account_sid") == account_sid]
+
+
+def list_deliveries(rt: Runtime, *, status: str | None = None, provider: str | None = None,
+                    limit: int = 50) -> list[dict]:
+    """Deliveries, newest first, each with its provider's title and a masked destination."""
+    if status is not None and status not in STATUS_RANK:
+        raise BadInput(f"status is one of {', '.join(STATUS_RANK)}, not {status[:20]!r}")
+    with rt.transaction() as session:
+        query = (select(Delivery, Provider.title)
+                 .join(Provider, col(Provider.id) == Delivery.provider_id, isouter=True)
+                 .order_by(col(Delivery.id).desc()).limit(sql_integer(limit, "limit")))
+        if status is not None:
+            query = query.where(Delivery.status == status)
+        if provider is not None:
+            query = query.where(Delivery.provider_id
+                                == find(session, Provider, provider, by="title", what="provider").id)
+        return [
+            {"id": d.id, "provider_id": d.provider_id, "provider": title,
+             "destination": mask_destination(d.destination), "status": d.status,
+             "error_code": d.error_code, "provider_message_id": d.provider_message_id,
+             "sent_at": iso(d.sent_at), "updated_at": iso(d.updated_at)}
+            for d, title in session.exec(query)
+        ]
+
+
+def delivery_stats(rt: Runtime, *, hours: int = 24) -> list[dict]:
+    """Per provider, the deliveries of the last ``hours`` by status: ``sent`` counts every
+    message the provider took, the others those it reported as such."""
+    if isinstance(hours, bool) or not isinstance(hours, int) or not 1 <= hours <= 24 * 366:
+        raise BadInput("hours is a whole number from 1 to 8784")
+    counted = {name: func.count(case((_delivery.c.status == name, 1)))
+               for name in ("delivered", "undelivered", "failed")}
+    with rt.connection() as connection:
+        rows = connection.execute(
+            select(_provider.c.title, func.count().label("sent"),
+                   *(count.label(name) for name, count in counted.items()))
+            .select_from(_delivery.outerjoin(_provider, _provider.c.id == _delivery.c.provider_id))
+            .where(_delivery.c.sent_at > rt.now() - timedelta(hours=hours))
+            .group_by(_provider.c.title).order_by(_provider.c.title)).all()
+    return [{"provider": title, "sent": sent, "delivered": delivered,
+             "undelivered": undelivered, "failed": failed}
+            for title, sent, delivered, undelivered, failed in rows]
