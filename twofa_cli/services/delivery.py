@@ -95,10 +95,10 @@ _FALLBACKS = Prepared(
 # A reported status, only if it moves the delivery forward (rule 37).
 _ADVANCE_STATUS = (
     update(_delivery)
-    .where(_delivery.c.provider_id == bindparam("provider_id"),
+    .where(_delivery.c.provider_id == bindparam("signer"),
            _delivery.c.provider_message_id == bindparam("message_id"),
            _delivery.c.status.in_(bindparam("below", expanding=True)))
-    .values(status=bindparam("status"), error_code=bindparam("error_code"),
+    .values(status=bindparam("reported"), error_code=bindparam("error"),
             updated_at=bindparam("now")))
 
 
@@ -403,8 +403,8 @@ def record_twilio_status(rt: Runtime, form: Mapping[str, str], signature: str) -
             error = vendor_code(form.get("ErrorCode"), 100_000)
             below = [name for name, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
             changed = connection.execute(_ADVANCE_STATUS, {
-                "provider_id": signer.id, "message_id": message_id[:200], "below": below,
-                "status": status, "error_code": None if error is None else str(error),
+                "signer": signer.id, "message_id": message_id[:200], "below": below,
+                "reported": status, "error": None if error is None else str(error),
                 "now": rt.now()}).rowcount > 0
     return {"provider_id": signer.id, "message_id": message_id[:200], "status": status,
             "changed": changed}

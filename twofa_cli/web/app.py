@@ -38,6 +38,7 @@ from twofa_cli.api import (
     TwofaError,
     Verification,
 )
+from twofa_cli.web import hooks
 from twofa_cli.web.security import (
     SESSION_COOKIE, SecurityMiddleware, add_headers, csrf_token, form,
 )
@@ -74,7 +75,8 @@ def status_of(error: TwofaError) -> int:
 
 def create_app(twofa: TwoFactor) -> Starlette:
     """The web pages on an open ``TwoFactor``; the caller keeps it open while serving."""
-    app = Starlette(routes=ROUTES, middleware=[Middleware(SecurityMiddleware, refuse=refuse)],
+    app = Starlette(routes=ROUTES + hooks.ROUTES,
+                    middleware=[Middleware(SecurityMiddleware, refuse=refuse)],
                     exception_handlers={HTTPException: http_error, TwofaError: library_error,
                                         Exception: server_error})
     app.state.twofa = twofa
