@@ -8,8 +8,8 @@
 * ``secondary_auth_fallback``: the providers that send a method's code, in order, when
   the ones before fail or are over their cap.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-06
 """
 
@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from twofa_cli.store.models import UTCDateTime
 
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
