@@ -26,7 +26,7 @@ T0 = datetime(2025, 6, 1, 9, 30, 15, 123456, tzinfo=UTC)
 ADMIN_TABLES = [Setting, Provider, SecondaryAuth, AuditEvent]
 CUSTOMER_TABLES = [Account, Entry, Challenge, Delivery, OutboxMessage, TrustedDevice]
 # Columns that revisions after 0002 add: the old rows compared here have none of them.
-ADDED_LATER = {"account": {"lockouts", "password_epoch"}, "delivery": {"budget"},
+ADDED_LATER = {"account": {"lockouts", "password_epoch"}, "delivery": {"budget", "status", "error_code", "updated_at", "country"},
                "entry": {"secret", "last_step", "preferred"}, "challenge": {"secret"},
                "secondary_auth": {"kind"}}
 

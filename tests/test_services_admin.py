@@ -358,7 +358,8 @@ def test_secondary_auth_add_and_list(rt, clock):
     text = secondary_auth.add_secondary_auth(rt, provider="SMS", title="Text message")
     mail = secondary_auth.add_secondary_auth(rt, provider=str(email["id"]), title="Email code")
     assert text == {"id": text["id"], "kind": "code", "provider_id": sms["id"], "title": "Text message",
-                    "provider": "SMS", "channel": "twilio", "created_at": clock.now.isoformat()}
+                    "provider": "SMS", "channel": "twilio", "created_at": clock.now.isoformat(),
+                    "fallbacks": []}
     listed = secondary_auth.list_secondary_auth(rt)
     assert [(m["id"], m["provider_id"], m["channel"]) for m in listed] == [
         (text["id"], sms["id"], "twilio"), (mail["id"], email["id"], "smtp")]

@@ -60,12 +60,12 @@ AccountRef = str | int  # an account's id or email; providers and methods: id or
 __all__ = [
     "Account", "AccountDetails", "AccountRef", "AccountRemoved", "Applied", "Audience",
     "AuditEvent", "BadInput", "Change", "CodeRequired", "CodeSent", "Conflict", "Configuration",
-    "DatabaseUnavailable", "DeliveryFailed", "Entry", "EntryRemoved", "Home", "Imported",
+    "DatabaseUnavailable", "Delivery", "DeliveryFailed", "DeliveryStats", "Entry", "EntryRemoved", "Home", "Imported",
     "Instructions", "LoginResult", "Method", "MethodRef", "MethodRemoved", "MethodUsage",
     "NotFound", "NotInitialised", "OutboxMessage", "PasskeyRegistered", "PasswordRequired",
     "PendingCode", "Policy",
     "Provider", "ProviderRemoved", "ProviderUsage", "Rejected", "Session", "SchemaOutOfDate", "SchemaStatus", "SchemaUpgrade",
-    "SecretIssued", "Setting", "TestReceipt", "Throttled", "TrustedDevice", "TwoFactor", "TwofaError",
+    "SecretIssued", "Setting", "StatusReport", "TestReceipt", "Throttled", "TrustedDevice", "TwoFactor", "TwofaError",
     "Verification",
 ]
 
@@ -122,6 +122,9 @@ class Method:
     created_at: datetime
     # a code sent through the provider | an authenticator app | passkeys (WebAuthn)
     kind: Literal["code", "totp", "passkey"] = "code"
+    # Provider titles that send the code, in order, when the provider fails or is over
+    # its hourly cap.
+    fallbacks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -360,6 +363,46 @@ class ProviderUsage:
 class ProviderRemoved:
     provider: Provider
     secondary_auth_removed: tuple[MethodRemoved, ...]
+
+
+DeliveryStatus = Literal["queued", "sent", "delivered", "undelivered", "failed"]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message a provider took, and what it reported of it since."""
+
+    id: int
+    provider_id: int | None  # None once the provider was removed
+    provider: str | None  # its title
+    destination: str  # masked
+    status: DeliveryStatus
+    error_code: str | None  # the provider's, e.g. Twilio's "30003"
+    provider_message_id: str
+    sent_at: datetime
+    updated_at: datetime | None  # when a status report last moved it
+
+
+@dataclass(frozen=True)
+class DeliveryStats:
+    """One provider's deliveries over a period: ``sent`` counts them all."""
+
+    provider: str | None
+    sent: int
+    delivered: int
+    undelivered: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """A provider's signed status report, applied: ``changed`` is False for a repeat, a
+    report that would move the status backwards, or a message twofa did not send."""
+
+    provider_id: int
+    message_id: str
+    status: DeliveryStatus | None  # None: a status twofa does not track
+    changed: bool
 
 
 @dataclass(frozen=True)
@@ -1263,18 +1306,73 @@ class TwoFactor:
 
     def add_secondary_auth(self, *, provider: str | int | None = None, title: str,
                            kind: Literal["code", "totp", "passkey"] = "code",
-                           exist_ok: bool = False) -> Method:
+                           exist_ok: bool = False,
+                           fallbacks: tuple[str | int, ...] = ()) -> Method:
         """Secondary Auth → Add New: a method customers see by ``title``.
 
         Kind "code" sends codes through ``provider``; kind "totp" is an authenticator
-        app and kind "passkey" passkeys (WebAuthn): neither takes a provider. With ``exist_ok`` the same title on the same provider
-        is returned as it is. Raises NotFound (provider), BadInput, Conflict (title taken).
+        app and kind "passkey" passkeys (WebAuthn): neither takes a provider.
+        ``fallbacks`` (providers of the same medium) send the same code, in order, when
+        the provider fails or is over its hourly cap. With ``exist_ok`` the same title on
+        the same provider is returned as it is.
+        Raises NotFound (provider), BadInput, Conflict (title taken).
         """
         from twofa_cli.services.secondary_auth import add_secondary_auth
 
         return _method(add_secondary_auth(
             self._rt, provider=None if provider is None else str(provider), title=title,
-            kind=kind, exist_ok=exist_ok))
+            kind=kind, exist_ok=exist_ok, fallbacks=[str(f) for f in fallbacks] or None))
+
+    def update_secondary_auth(self, method: str | int, *,
+                              fallbacks: tuple[str | int, ...]) -> Method:
+        """Replace a method's fallback providers, in order (empty: none).
+        Raises NotFound, BadInput (another medium, named twice, an authenticator app)."""
+        from twofa_cli.services.secondary_auth import update_secondary_auth
+
+        return _method(update_secondary_auth(self._rt, str(method),
+                                             fallbacks=[str(f) for f in fallbacks]))
+
+    # -- deliveries -------------------------------------------------------------------
+
+    def deliveries(self, *, status: DeliveryStatus | None = None,
+                   provider: str | int | None = None, limit: int = 50) -> list[Delivery]:
+        """Deliveries, newest first, optionally of one status or provider.
+        Raises NotFound (provider), BadInput."""
+        from twofa_cli.services.delivery import list_deliveries
+
+        return [
+            Delivery(id=int(d["id"]), provider_id=d["provider_id"], provider=d["provider"],
+                     destination=str(d["destination"]), status=d["status"],
+                     error_code=d["error_code"], provider_message_id=str(d["provider_message_id"]),
+                     sent_at=_when(d["sent_at"]), updated_at=_maybe_when(d["updated_at"]))
+            for d in list_deliveries(self._rt, status=status,
+                                     provider=None if provider is None else str(provider),
+                                     limit=limit)
+        ]
+
+    def delivery_stats(self, *, hours: int = 24) -> list[DeliveryStats]:
+        """Per provider, the deliveries of the last ``hours``: sent, delivered,
+        undelivered, failed. Raises BadInput."""
+        from twofa_cli.services.delivery import delivery_stats
+
+        return [DeliveryStats(provider=s["provider"], sent=int(s["sent"]),
+                              delivered=int(s["delivered"]), undelivered=int(s["undelivered"]),
+                              failed=int(s["failed"]))
+                for s in delivery_stats(self._rt, hours=hours)]
+
+    def record_twilio_status(self, form: Mapping[str, str], signature: str) -> StatusReport:
+        """Apply a Twilio status callback: ``form`` is the POSTed fields, ``signature`` the
+        ``X-Twilio-Signature`` header. The signature is checked against ``[web] public_url``
+        + ``/hooks/twilio/status`` (never the request's own Host) with the auth token of the
+        Twilio provider the form's AccountSid names. A status never moves backwards.
+
+        Raises Rejected (a bad or missing signature, no public_url: nothing changed).
+        """
+        from twofa_cli.services.delivery import record_twilio_status
+
+        data = record_twilio_status(self._rt, dict(form), signature)
+        return StatusReport(provider_id=int(data["provider_id"]), message_id=str(data["message_id"]),
+                            status=data["status"], changed=bool(data["changed"]))
 
     def secondary_auth(self, method: str | int) -> MethodUsage:
         """One method and how many customer entries use it. Raises NotFound."""
@@ -1423,4 +1521,5 @@ def _method(data: Mapping[str, Any]) -> Method:
     channel = str(data["channel"])
     return Method(id=int(data["id"]), title=str(data["title"]),
                   provider_id=int(data["provider_id"]), provider=str(data["provider"]),
-                  channel=channel, medium=channel_class(channel).medium, created_at=created_at)
+                  channel=channel, medium=channel_class(channel).medium, created_at=created_at,
+                  fallbacks=tuple(str(f) for f in data.get("fallbacks", ())))

@@ -96,6 +96,9 @@ class TrustedDevicesConfig(_Section):
 
 class SmsConfig(_Section):
     allowed_countries: list[str] = []
+    # SMS codes to one country in an hour, every provider together; 0: no budget. SMS
+    # pumping fraud sends to expensive destinations: a budget stops it at the first hour.
+    max_per_country_per_hour: int = Field(0, ge=0, le=1_000_000)
 
     @field_validator("allowed_countries")
     @classmethod
@@ -155,6 +158,20 @@ class WebauthnConfig(_Section):
         return value
 
 
+class WebConfig(_Section):
+    # Where the internet reaches `twofa serve` (https, or http to this machine): live
+    # Twilio sends ask for status callbacks at this URL + /hooks/twilio/status. Empty: none.
+    public_url: str = ""
+
+    @field_validator("public_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        # It is signed by Twilio and compared byte for byte: a URL policy like a
+        # provider's, and no control character (rule 34).
+        value = validate.no_control(value, "web.public_url").strip()
+        return validate.provider_url(value, "web.public_url") if value else ""
+
+
 class Settings(_Section):
     home: Path
     database: DatabaseConfig = DatabaseConfig()
@@ -168,6 +185,7 @@ class Settings(_Section):
     sms: SmsConfig = SmsConfig()
     smtp: SmtpConfig = SmtpConfig()
     webauthn: WebauthnConfig = WebauthnConfig()
+    web: WebConfig = WebConfig()
 
     @property
     def database_url(self) -> str:

@@ -60,6 +60,9 @@ class Channel(ABC):
     Options: ClassVar[type[ChannelOptions]] = ChannelOptions
     secret_fields: ClassVar[frozenset[str]] = frozenset()
     instructions: ClassVar[str]
+    # Whether the provider later reports each message's fate (Twilio's status callbacks);
+    # without, a delivery stays "sent" once the provider took it.
+    reports_status: ClassVar[bool] = False
 
     def __init__(self, options: ChannelOptions, settings: Settings) -> None:
         self.options = options

@@ -24,6 +24,8 @@ from twofa_cli.channels.base import (
 from twofa_cli.errors import BadInput, DeliveryFailed
 
 TWILIO_API = "https://api.twilio.com"
+# Where `twofa serve` answers Twilio's status callbacks, under [web] public_url.
+STATUS_CALLBACK_PATH = "/hooks/twilio/status"
 
 # Twilio error codes (https://www.twilio.com/docs/api/errors) a shop admin can act on.
 TWILIO_REASONS = {
@@ -95,6 +97,7 @@ class TwilioChannel(Channel):
     label = "SMS (Twilio)"
     Options = TwilioOptions
     secret_fields = frozenset({"auth_token"})
+    reports_status = True
     instructions = """\
 Custom Service Provider: Twilio (SMS codes)
 
@@ -125,11 +128,13 @@ Custom Service Provider: Twilio (SMS codes)
             # TWILIO_EDGE / TWILIO_REGION in the environment would rewrite the host
             # before our redirect sees it; api_base_url names the endpoint exactly.
             client.edge = client.region = None
-        sender = ({"from_": options.from_number} if options.from_number
+        fields = ({"from_": options.from_number} if options.from_number
                   else {"messaging_service_sid": options.messaging_service_sid})
+        if public_url := self.settings.web.public_url:  # Twilio reports the message's fate
+            fields["status_callback"] = public_url + STATUS_CALLBACK_PATH
 
         def attempt() -> Receipt:
-            sent = self._create(client, message, to=message.to, body=message.text, **sender)
+            sent = self._create(client, message, to=message.to, body=message.text, **fields)
             return self.receipt(message, sent.sid, sent.status or "sent")
 
         return send_with_retry(attempt)

@@ -24,6 +24,7 @@ from twofa_cli.cli import (
     apply,
     audit,
     config,
+    delivery,
     devices,
     entries,
     flow,
@@ -307,6 +308,7 @@ subcommands.command("init", help=setup.init.__doc__)(setup.init)
 subcommands.add_typer(setup.db_app, name="db")
 subcommands.add_typer(config.app, name="config")
 subcommands.add_typer(providers.app, name="provider")
+subcommands.add_typer(delivery.app, name="delivery")
 subcommands.add_typer(secondary_auth.app, name="secondary-auth")
 subcommands.add_typer(policy.make_app("customer"), name="customer")
 subcommands.add_typer(policy.make_app("admin"), name="admin")

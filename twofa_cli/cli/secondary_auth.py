@@ -17,13 +17,16 @@ app = typer.Typer(help="Secondary authentication providers (the methods customer
 COLUMNS = [("id", "ID"), ("title", "Title"), ("provider", "Provider"), ("channel", "Channel"),
            ("provider_id", "Provider ID"), ("kind", "Kind")]
 MethodArg = Annotated[str, typer.Argument(help="Secondary auth id or title.", metavar="S")]
+FallbackOpt = Annotated[list[str] | None, typer.Option(
+    "--fallback", help="A provider (id or title) that sends the code when the ones before fail "
+    "or are over their hourly cap; repeat it, in order.", show_default=False)]
 
 
 def _row(method: Method) -> dict:
     return plain({"id": method.id, "kind": method.kind, "provider_id": method.provider_id,
                   "title": method.title,
                   "provider": method.provider, "channel": method.channel,
-                  "created_at": method.created_at})
+                  "created_at": method.created_at, "fallbacks": method.fallbacks})
 
 
 @app.command("add")
@@ -35,6 +38,7 @@ def add(
     kind: Annotated[str, typer.Option(
         "--kind", help="code: codes sent by the provider; totp: an authenticator app; "
                   "passkey: passkeys (WebAuthn).")] = "code",
+    fallback: FallbackOpt = None,
     exist_ok: ExistOkOpt = False,
     json_: JsonOpt = False,
 ) -> None:
@@ -43,6 +47,7 @@ def add(
     \b
     Example:
       twofa secondary-auth add --provider "SMS" --title "Text message"
+      twofa secondary-auth add --provider "SMS" --fallback "Backup SMS" --title "Text"
       twofa secondary-auth add --kind totp --title "Authenticator app"
       twofa secondary-auth add --kind passkey --title "Passkey"
     """
@@ -51,9 +56,32 @@ def add(
 
         raise BadInput(f"--kind is code, totp or passkey, not {kind[:20]!r}")
     method = twofa(ctx).add_secondary_auth(
-        provider=provider, title=title, exist_ok=exist_ok,
+        provider=provider, title=title, exist_ok=exist_ok, fallbacks=tuple(fallback or ()),
         kind="totp" if kind == "totp" else "passkey" if kind == "passkey" else "code")
     emit(_row(method), as_json=json_, title="Secondary auth added")
+
+
+@app.command("update")
+def update(
+    ctx: typer.Context,
+    method: MethodArg,
+    fallback: FallbackOpt = None,
+    no_fallbacks: Annotated[bool, typer.Option(
+        "--no-fallbacks", help="Remove every fallback provider.")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Set a method's fallback providers (replacing the ones it had), in order.
+
+    \b
+    Example:
+      twofa secondary-auth update "Text message" --fallback "Backup SMS"
+    """
+    if bool(fallback) == no_fallbacks:
+        from twofa_cli.errors import BadInput
+
+        raise BadInput("give --fallback (repeatable) or --no-fallbacks")
+    updated = twofa(ctx).update_secondary_auth(method, fallbacks=tuple(fallback or ()))
+    emit(_row(updated), as_json=json_, title="Secondary auth updated")
 
 
 @app.command("list")

@@ -27,7 +27,7 @@ from twofa_cli.files import read_regular
 from twofa_cli.runtime import Runtime
 from twofa_cli.security import mask_secret
 from twofa_cli.services import audit, configuration, providers, secondary_auth, system
-from twofa_cli.store.models import Provider, SecondaryAuth
+from twofa_cli.store.models import Provider, SecondaryAuth, SecondaryAuthFallback
 
 AUDIENCES = ("customer", "admin")
 TOP_LEVEL = ("company_name", "audiences", "providers", "secondary_auth", "settings")
@@ -53,6 +53,7 @@ class Desired:
     providers: dict[str, tuple[str, dict]] = field(default_factory=dict)  # title -> channel, options
     # title -> (kind, provider title); an authenticator app ("totp") and passkeys have no provider
     methods: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    fallbacks: dict[str, list[str]] = field(default_factory=dict)  # method title -> providers
     settings: dict[str, Any] = field(default_factory=dict)  # dotted key -> value
 
 
@@ -69,9 +70,11 @@ def export_document(rt: Runtime) -> dict:
         rows = session.exec(select(Provider).order_by(col(Provider.id))).all()
         names: set[str] = set()
         document["providers"] = [_exported_provider(p, names) for p in rows]
+        fallbacks = _stored_fallbacks(session)
         document["secondary_auth"] = [
-            {"title": title, "provider": provider} if kind == "code"  # as before kinds came
-            else {"title": title, "kind": kind}
+            ({"title": title, "provider": provider}  # as before kinds came
+             | ({"fallbacks": fallbacks[title]} if fallbacks.get(title) else {}))
+            if kind == "code" else {"title": title, "kind": kind}
             for title, (kind, provider) in _stored_methods(session).items()
         ]
     document["settings"] = _exported_settings(rt)
@@ -85,6 +88,19 @@ def _stored_methods(session: Session) -> dict[str, tuple[str, str | None]]:
         .join(Provider, col(Provider.id) == SecondaryAuth.provider_id, isouter=True)
         .order_by(col(SecondaryAuth.id)))
     return {title: (kind, provider) for title, kind, provider in rows}
+
+
+def _stored_fallbacks(session: Session) -> dict[str, list[str]]:
+    """Each method's fallback provider titles, in order."""
+    rows = session.exec(
+        select(SecondaryAuth.title, Provider.title)
+        .join(SecondaryAuthFallback, col(SecondaryAuthFallback.secondary_auth_id) == SecondaryAuth.id)
+        .join(Provider, col(Provider.id) == SecondaryAuthFallback.provider_id)
+        .order_by(col(SecondaryAuth.id), col(SecondaryAuthFallback.position)))
+    stored: dict[str, list[str]] = {}
+    for method, provider in rows:
+        stored.setdefault(method, []).append(provider)
+    return stored
 
 
 def _exported_provider(provider: Provider, names: set[str]) -> dict:
@@ -181,14 +197,18 @@ def check_document(document: dict, *, layers, base: Path) -> Desired:
         desired.providers[title] = (channel, options)
     for index, item in enumerate(_tables(document, "secondary_auth")):
         where = f"secondary_auth[{index}]"
-        unknown = set(item) - {"title", "kind", "provider"}
+        unknown = set(item) - {"title", "kind", "provider", "fallbacks"}
         if unknown:
             raise BadInput(f"{where}.{sorted(unknown)[0][:40]}: unknown key; "
-                           "expected title, kind, provider")
+                           "expected title, kind, provider, fallbacks")
         title = _text(item.get("title"), f"{where}.title")
         if title in desired.methods:
             raise BadInput(f"{where}.title: {title!r} is named twice")
         desired.methods[title] = _checked_method(item, where)
+        fallbacks = item.get("fallbacks", [])
+        if not isinstance(fallbacks, list) or not all(isinstance(f, str) for f in fallbacks):
+            raise BadInput(f"{where}.fallbacks: must be an array of provider titles")
+        desired.fallbacks[title] = fallbacks
     settings = _table(document, "settings")
     if "database" in settings:
         raise BadInput("settings.database: the database URL belongs to each host, not to an "
@@ -316,6 +336,7 @@ def plan(session: Session, rt: Runtime, desired: Desired, file_values: dict, *,
                 changes.append(Change("update", "provider", title, differ))
 
     methods = _stored_methods(session)
+    stored_fallbacks = _stored_fallbacks(session)
     kept_providers = set(desired.providers) | (set() if prune else set(current))
 
     def medium(provider: str) -> str:
@@ -328,9 +349,18 @@ def plan(session: Session, rt: Runtime, desired: Desired, file_values: dict, *,
         if provider is not None and provider not in kept_providers:
             raise BadInput(f"{where}.provider: no provider {provider[:60]!r}"
                            + (" in the file" if prune and provider in current else ""))
+        fallbacks = desired.fallbacks.get(title, [])
+        for position, fallback in enumerate(fallbacks):
+            if fallback not in kept_providers:
+                raise BadInput(f"{where}.fallbacks[{position}]: no provider {fallback[:60]!r}")
+            if provider is None or medium(fallback) != medium(provider) or fallback == provider \
+                    or fallbacks.index(fallback) != position:
+                raise BadInput(f"{where}.fallbacks[{position}]: {fallback[:60]!r} must be another "
+                               "provider, named once, that sends like the method's own")
         if title not in methods:
             changes.append(Change("create", "secondary_auth", title,
-                                  f"provider {provider}" if provider else kind))
+                                  (f"provider {provider}" if provider else kind)
+                                  + (f", fallbacks {', '.join(fallbacks)}" if fallbacks else "")))
             continue
         stored_kind, stored_provider = methods[title]
         if stored_kind != kind:
@@ -342,8 +372,12 @@ def plan(session: Session, rt: Runtime, desired: Desired, file_values: dict, *,
             if old != new:
                 raise BadInput(f"{where}.provider: {title!r} sends by {old}; "
                                f"its customers' entries cannot move to {new}")
-            changes.append(Change("update", "secondary_auth", title,
-                                  f"provider {stored_provider} -> {provider}"))
+        now = stored_fallbacks.get(title, [])
+        differ = ([f"provider {stored_provider} -> {provider}"] if stored_provider != provider
+                  else []) + ([f"fallbacks {', '.join(now) or '(none)'} -> "
+                               f"{', '.join(fallbacks) or '(none)'}"] if now != fallbacks else [])
+        if differ:
+            changes.append(Change("update", "secondary_auth", title, "; ".join(differ)))
 
     for key, value in desired.settings.items():
         if key not in file_values:
@@ -417,15 +451,20 @@ def _make(session: Session, rt: Runtime, change: Change, desired: Desired) -> No
     elif change.kind == "secondary_auth" and change.action == "create":
         kind, provider = desired.methods[name]
         target = _by_title(session, Provider, provider) if provider is not None else None
-        secondary_auth.add_secondary_auth(rt, provider=target and str(target.id), title=name,
-                                          kind=kind)
+        secondary_auth.add_secondary_auth(
+            rt, provider=target and str(target.id), title=name, kind=kind,
+            fallbacks=[str(_by_title(session, Provider, f).id) for f in desired.fallbacks[name]])
     elif change.kind == "secondary_auth" and change.action == "update":
         method = _by_title(session, SecondaryAuth, name)
         target = _by_title(session, Provider, desired.methods[name][1])
-        method.provider_id = target.id
-        session.add(method)
-        audit.record(session, rt, "secondary_auth.update", target=f"{method.id}:{name}",
-                     detail=f"provider {target.id}:{target.title}")
+        if method.provider_id != target.id:
+            method.provider_id = target.id
+            session.add(method)
+            audit.record(session, rt, "secondary_auth.update", target=f"{method.id}:{name}",
+                         detail=f"provider {target.id}:{target.title}")
+        fallbacks = [_by_title(session, Provider, f) for f in desired.fallbacks[name]]
+        if [f.title for f in fallbacks] != _stored_fallbacks(session).get(name, []):
+            secondary_auth.set_fallbacks(session, rt, method, fallbacks)
     elif change.kind == "secondary_auth":
         secondary_auth.remove_secondary_auth(rt, str(_by_title(session, SecondaryAuth, name).id))
 

@@ -252,8 +252,11 @@ def open_challenge(
                        f"(entry {checks.enrolled})")
     ensure_not_locked(rt, account)
     ensure_challenge_allowed(rt, checks, purpose=purpose)
-    if not app:
-        delivery.enforce_caps(rt, method, checks)
+    over_cap = None
+    if not app:  # a provider over its cap is passed over for the method's fallbacks
+        delivery.enforce_destination_cap(rt, checks)
+        over_cap = delivery.provider_over_cap(rt, method, checks.by_provider,
+                                              checks.by_provider_oldest)
     if checks.pending:
         _SUPERSEDE.run(connection, {"owner": account.id})
     challenge_id = _INSERT_CHALLENGE.one(connection, {
@@ -268,16 +271,18 @@ def open_challenge(
         return {"status": "code_required", "challenge_id": challenge_id,
                 "method": method.method_title}
     sent_at, expires_at = send_code(connection, rt, challenge_id, account, method,
-                                    purpose=purpose, destination=destination, budget=budget)
+                                    purpose=purpose, destination=destination, budget=budget,
+                                    over_cap=over_cap)
     return sent(challenge_id, sent_at, expires_at, destination)
 
 
 def send_code(
     connection: Connection, rt: Runtime, challenge_id: int, account: Row, provider, *,
-    purpose: str, destination: str, budget: str,
+    purpose: str, destination: str, budget: str, over_cap: Throttled | None = None,
 ) -> tuple[datetime, datetime]:
     """A fresh code for the challenge, sent after the caps were checked: when it was sent
-    and when it expires."""
+    and when it expires. ``provider`` is a ``method_with_provider`` row; ``over_cap`` its
+    provider's refusal, if that is over its cap (a fallback may send instead)."""
     settings = rt.settings
     code = generate_code(settings.codes.length)
     now = rt.now()
@@ -286,7 +291,8 @@ def send_code(
     _ARM.run(connection, {"challenge_id": challenge_id, "hmac": code_hmac, "now": now,
                           "expires": expires_at})
     message = code_message(account.company or "", code, settings.codes.ttl_seconds, destination)
-    delivery.deliver(connection, rt, provider, message, code=code, budget=budget)
+    delivery.send_with_failover(connection, rt, provider, message, method_id=provider.method_id,
+                                code=code, budget=budget, over_cap=over_cap)
     audit.record(connection, rt, "code.sent", account_id=account.id,
                  target=mask_destination(destination), detail=purpose)
     return now, expires_at
@@ -330,14 +336,16 @@ def pending_login(connection: Connection, rt: Runtime, account_id: int,
 
 
 def audited_send(rt: Runtime, account: str | int, action: str, work: Callable[[], dict]) -> dict:
-    """Run a sending transaction; a failed delivery rolls it back, then is audited."""
+    """Run a sending transaction; a failed delivery, or an SMS over its country's budget,
+    rolls it back, then is audited."""
     try:
         return work()
-    except DeliveryFailed as exc:
+    except (DeliveryFailed, delivery.CountryBudgetSpent) as exc:
+        outcome = "delivery_failed" if isinstance(exc, DeliveryFailed) else "country_budget"
         with rt.connection() as connection:
             account_id = find_account(connection, account).id
             audit.record(connection, rt, action, account_id=account_id,
-                         outcome="delivery_failed", detail=exc.message)
+                         outcome=outcome, detail=exc.message)
         raise
 
 
@@ -362,10 +370,13 @@ def resend(rt: Runtime, account: str) -> dict:
             provider = METHOD_BY_ID.one(connection, {"id": row.secondary_auth_id})
             owner = row.id if row.entry_id is not None else None
             budget = delivery.budget_for(row.destination, owner_id=owner)
-            delivery.check_caps(connection, rt, provider, budget)
-            sent_at, expires_at = send_code(connection, rt, row.challenge_id, row, provider,
-                                            purpose=row.purpose, destination=row.destination,
-                                            budget=budget)
+            counts = delivery.read_caps(connection, rt, provider, budget)
+            delivery.enforce_destination_cap(rt, counts)
+            sent_at, expires_at = send_code(
+                connection, rt, row.challenge_id, row, provider, purpose=row.purpose,
+                destination=row.destination, budget=budget,
+                over_cap=delivery.provider_over_cap(rt, provider, counts.by_provider,
+                                                    counts.by_provider_oldest))
             return sent(row.challenge_id, sent_at, expires_at, row.destination)
 
     return audited_send(rt, account, "code.resend", work)

@@ -141,7 +141,7 @@ def removal_plan(rt: Runtime, ident: str) -> dict:
 
 
 def remove_provider(rt: Runtime, ident: str, *, cascade: bool = False) -> dict:
-    from twofa_cli.services.secondary_auth import delete_secondary_auth
+    from twofa_cli.services.secondary_auth import delete_secondary_auth, drop_fallback_provider
 
     with rt.transaction() as session:
         provider = find(session, Provider, ident, by="title", what="provider")
@@ -153,6 +153,7 @@ def remove_provider(rt: Runtime, ident: str, *, cascade: bool = False) -> dict:
                 "pass --yes to remove them too"
             )
         removed = [delete_secondary_auth(session, rt, s) for s in dependents]
+        drop_fallback_provider(session, provider.id)
         session.flush()  # delete the methods first: no ORM relationship orders these DELETEs
         data = provider_public(provider, rt.key)
         session.delete(provider)

@@ -188,6 +188,10 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         Index("ix_delivery_budget_sent_at", "budget", "sent_at"),
         Index("ix_delivery_provider_sent_at", "provider_id", "sent_at"),
+        Index("ix_delivery_country_sent_at", "country", "sent_at"),
+        Index("ix_delivery_provider_message_id", "provider_message_id"),
+        CheckConstraint("status IN ('queued', 'sent', 'delivered', 'undelivered', 'failed')",
+                        name="ck_delivery_status"),
     )
     id: int | None = Field(default=None, primary_key=True)
     # The row outlives its provider: the per-destination cap must still count it.
@@ -197,6 +201,22 @@ class Delivery(SQLModel, table=True):
     budget: str = Field(default="", max_length=300, sa_column_kwargs={"server_default": ""})
     provider_message_id: str = Field(default="", max_length=200)
     sent_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    # What the provider last reported (services/delivery.py STATUS_RANK): never backwards.
+    status: str = Field(default="sent", max_length=12, sa_column_kwargs={"server_default": "sent"})
+    error_code: str | None = Field(default=None, max_length=16)  # the provider's, digits only
+    updated_at: datetime | None = Field(default=None, sa_column=_utc_column(nullable=True))
+    # The ISO region of an SMS destination ("" for email): the per-country budget counts it.
+    country: str = Field(default="", max_length=2, sa_column_kwargs={"server_default": ""})
+
+
+class SecondaryAuthFallback(SQLModel, table=True):
+    """A provider that sends a method's code when the ones before it fail or are over
+    their hourly cap (``secondary-auth add --fallback``), in ``position`` order."""
+
+    __tablename__ = "secondary_auth_fallback"
+    secondary_auth_id: int = Field(foreign_key="secondary_auth.id", primary_key=True)
+    position: int = Field(primary_key=True)
+    provider_id: int = Field(foreign_key="provider.id", index=True)
 
 
 class OutboxMessage(SQLModel, table=True):

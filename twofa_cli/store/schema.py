@@ -17,7 +17,7 @@ from twofa_cli.errors import NotInitialised, SchemaOutOfDate
 from twofa_cli.store.engine import connect
 
 # The newest script in migrations/versions; tests/test_migrations.py keeps them in step.
-HEAD_REVISION = "0009"
+HEAD_REVISION = "0010"
 VERSION_TABLE = "alembic_version"
 
 

@@ -38,6 +38,7 @@ from twofa_cli.api import (
     TwofaError,
     Verification,
 )
+from twofa_cli.web import hooks
 from twofa_cli.web.security import (
     SESSION_COOKIE, SecurityMiddleware, add_headers, csrf_token, form,
 )
@@ -77,7 +78,8 @@ def create_app(twofa: TwoFactor) -> Starlette:
     """The web pages on an open ``TwoFactor``; the caller keeps it open while serving."""
     from twofa_cli.web.admin import ROUTES as ADMIN_ROUTES  # it builds on this module
 
-    app = Starlette(routes=[*ADMIN_ROUTES, *ROUTES], middleware=[Middleware(SecurityMiddleware, refuse=refuse)],
+    app = Starlette(routes=[*ADMIN_ROUTES, *ROUTES, *hooks.ROUTES],
+                    middleware=[Middleware(SecurityMiddleware, refuse=refuse)],
                     exception_handlers={HTTPException: http_error, TwofaError: library_error,
                                         Exception: server_error})
     app.state.twofa = twofa

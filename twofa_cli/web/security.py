@@ -30,6 +30,9 @@ CSRF_COOKIE = "twofa_csrf"  # before any login: what the login form's token deri
 MAX_COOKIE = 128
 MAX_FORM_BYTES = 16_384  # the largest form here is a few hundred bytes
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Machine endpoints (web/hooks.py): the provider signs each request; it has neither a
+# cookie nor a CSRF token, so none is checked or set under this prefix, and nothing else.
+MACHINE_PREFIX = "/hooks/"
 
 HEADERS = {
     # No inline script or style anywhere; the pages load /static files only. passkey.js
@@ -102,6 +105,9 @@ class SecurityMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        if scope["path"].startswith(MACHINE_PREFIX):
+            await self.app(scope, receive, _with_headers(scope, send))
+            return
         cookies = _cookies(scope)
         new_csrf_cookie = None
         # The admin pages' forms carry a token of the admin session, the customer pages'
@@ -141,6 +147,15 @@ class SecurityMiddleware:
             return
         scope["twofa.form"] = fields
         await self.app(scope, _replay(body, receive), send_with_headers)
+
+
+def _with_headers(scope: Scope, send: Send) -> Send:
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            add_headers(MutableHeaders(scope=message), scope["path"])
+        await send(message)
+
+    return send_with_headers
 
 
 class _Refused(Exception):
