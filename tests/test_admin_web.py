@@ -225,6 +225,9 @@ def test_send_test_reaches_the_outbox(client, twofa):
     assert sent.status_code == 200
     assert "went to the outbox" in sent.text
     assert twofa.outbox(limit=1)[0].body.startswith("This is a test message")
+    # the Services table tells each provider's delivery health of the last day
+    assert "1 sent · 0 delivered · 0 undelivered · 0 failed" in client.get(
+        "/admin/services").text
     bad = post(client, page + "/test", page, to="alice@example.com")
     assert bad.status_code == 400 and 'id="to-error"' in bad.text
 

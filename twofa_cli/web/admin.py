@@ -232,8 +232,11 @@ def services_manager(request: Request) -> Response:
 
 
 def services(request: Request) -> Response:
+    """The providers, each with its delivery health of the last day (issue 20)."""
     admin = admin_of(request)
-    return page(request, "admin_services.html", admin=admin, providers=admin.twofa.providers())
+    health = {stats.provider: stats for stats in admin.twofa.delivery_stats(hours=24)}
+    return page(request, "admin_services.html", admin=admin, providers=admin.twofa.providers(),
+                health=health)
 
 
 def add_new(request: Request) -> Response:
