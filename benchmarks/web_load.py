@@ -1,10 +1,15 @@
-"""Concurrent customers logging in with a code through ``twofa serve``, on loopback.
+"""Concurrent customers signing in through ``twofa serve``, on loopback: with a password
+and a code, then with a passkey and no password.
 
 N clients (threads, each with its own httpx client and its own account) run R rounds
 of a login with a code, as a browser does it: GET /login (the CSRF token), POST
 /login (password: a code is sent), GET /login/code, POST /login/code (the code, read
-from the outbox between the two requests, untimed), GET /account, POST /logout. Every
-request's latency and status is recorded. Then one client guesses one account's
+from the outbox between the two requests, untimed), GET /account, POST /logout. Then
+N other clients, each the holder of one passkey account, run R passwordless sign-ins:
+GET /login, POST /login/passwordless/options (the challenge), POST /login/passwordless
+(the assertion, signed between the two requests by a software authenticator,
+benchmarks/softkey.py, untimed as a key's signing is), GET /account, POST /logout.
+Every request's latency and status is recorded. Then one client guesses one account's
 password 12 times: the first five wrong passwords cost a hash each (401), the rest are
 throttled before any hash (429), which shows what the throttle saves per request.
 
@@ -13,12 +18,17 @@ fresh simulate-mode home on SQLite or, with --database-url, on PostgreSQL (in a
 schema of its own, dropped afterwards). Accounts use argon2id at its production
 cost, so a login costs what it costs in production.
 
-The baseline, measured in the same run with the same clients and rounds: the same
-login + verify cycles called on the library directly (``TwoFactor.login`` /
-``verify``) by N threads in this process; the ratio is web time per cycle over
-library time per cycle.
+The server runs with ``[webauthn] passwordless = true`` and the default RP ID,
+"localhost": the clients open it at http://localhost:PORT, the origin their
+authenticator signs (an RP ID is a host name, never an IP address).
 
-Reports requests/s, p50/p99 latency, and the number of 5xx answers (target: 0).
+The baseline, measured in the same run with the same clients and rounds: the same
+cycles called on the library directly (``TwoFactor.login`` / ``verify``;
+``begin_passkey_login`` / ``finish_passkey_login``) by N threads in this process; the
+ratio is web time per cycle over library time per cycle.
+
+Reports requests/s and p50/p99 latency of each kind of sign-in, and the number of 5xx
+answers (target: 0).
 Bounded: at most 64 clients and 50 rounds, and no round starts after --time-limit.
 
 Usage: python benchmarks/web_load.py [--clients N] [--rounds R] [--time-limit S]
@@ -43,6 +53,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _common as c  # noqa: E402
+from softkey import SoftKey  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = c.PASSWORD
@@ -97,11 +108,17 @@ def email_of(n: int) -> str:
     return f"customer{n:03d}@example.com"
 
 
-def prepare(home: Path, database_url: str | None, clients: int) -> None:
-    """A home whose customers each have a verified email entry."""
+def passkey_email_of(n: int) -> str:
+    return f"passkey{n:03d}@example.com"
+
+
+def prepare(home: Path, database_url: str | None, clients: int) -> list[SoftKey]:
+    """A home whose customers each have a verified email entry, and as many other
+    customers each with a passkey (registered through the library): their keys."""
     from twofa_cli import TwoFactor
 
     TwoFactor.initialise(home, database_url)
+    TwoFactor.set_setting("webauthn.passwordless", "true", home)
     # Every customer logs in 2 x rounds times within the hour: lift the per-account caps.
     c.set_config(home, "throttle", {"max_per_destination_per_hour": 100,
                                     "provider_hourly_cap": 1_000_000,
@@ -114,6 +131,16 @@ def prepare(home: Path, database_url: str | None, clients: int) -> None:
             twofa.add_account(email_of(n), PASSWORD)
             twofa.enroll(email_of(n), method="Email code", email=email_of(n))
             twofa.verify(email_of(n), code_for(twofa, n))
+        twofa.add_secondary_auth(title="Passkey", kind="passkey")
+        keys = []
+        for n in range(clients):
+            twofa.add_account(passkey_email_of(n), PASSWORD)
+            token = str(twofa.login(passkey_email_of(n), PASSWORD).session_token)  # no 2FA yet
+            keys.append(SoftKey())
+            twofa.finish_passkey_registration(
+                token, keys[-1].create(twofa.begin_passkey_registration(token)))
+            twofa.logout(token)
+    return keys
 
 
 def code_for(twofa, n: int) -> str:
@@ -172,6 +199,19 @@ class Browser:
         token = CSRF.search(self.request("GET /login/code", "GET", "/login/code", 200)).group(1)
         code = code_for(twofa, n)  # between the requests, untimed: it travels by email
         self.request("POST /login/code", "POST", "/login/code", 303, csrf_token=token, code=code)
+        self.log_out()
+
+    def sign_in_with_passkey(self, key: SoftKey) -> None:
+        """Passwordless: the challenge, the key's assertion, no password."""
+        token = CSRF.search(self.request("GET /login", "GET", "/login", 200)).group(1)
+        options = self.request("POST /login/passwordless/options", "POST",
+                               "/login/passwordless/options", 200, csrf_token=token)
+        response = key.get(options)  # between the requests, untimed: the key signs
+        self.request("POST /login/passwordless", "POST", "/login/passwordless", 303,
+                     csrf_token=token, response=response)
+        self.log_out()
+
+    def log_out(self) -> None:
         page = self.request("GET /account", "GET", "/account", 200)
         token = CSRF.search(page).group(1)  # a new session, a new token
         self.request("POST /logout", "POST", "/logout", 303, csrf_token=token)
@@ -219,7 +259,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clients", type=int, default=8, choices=range(1, 65), metavar="N")
     parser.add_argument("--rounds", type=int, default=5, choices=range(1, 51), metavar="R")
-    parser.add_argument("--time-limit", type=float, default=120, help="seconds (at most 600)")
+    parser.add_argument("--time-limit", type=float, default=120,
+                        help="seconds per phase (at most 600)")
     parser.add_argument("--database-url", help="PostgreSQL server to use instead of SQLite")
     args = parser.parse_args()
     time_limit = min(max(args.time_limit, 1), 600)
@@ -227,36 +268,55 @@ def main() -> int:
     from twofa_cli import TwoFactor
 
     store = "postgresql" if args.database_url else "sqlite"
-    c.header(f"web_load: {args.clients} clients x {args.rounds} logins with a code, "
-             f"twofa serve on {store}")
+    c.header(f"web_load: {args.clients} clients x {args.rounds} sign-ins with a password and "
+             f"a code, then with a passkey, twofa serve on {store}")
     home = c.temp_dir("web")
     database_url, drop = postgres_schema(args.database_url) if args.database_url else (None, None)
     server = None
-    try:
-        prepare(home, database_url, args.clients)
-        server, base = start_server(home, database_url)
-        tally = Tally()
-        with TwoFactor.open(home, database_url, actor="benchmark") as twofa:
-            browsers = [Browser(base, tally) for _ in range(args.clients)]
-            web_time, web_cycles, errors = run_clients(
-                args.clients, args.rounds, time.monotonic() + time_limit,
-                lambda n: browsers[n].login_with_code(n, twofa))
-            if errors:
-                raise errors[0]
+    coded, passkeyed, guessed = Tally(), Tally(), Tally()
+    web, lib = {}, {}  # per kind of sign-in: (wall time, cycles)
 
-            def library_cycle(n: int) -> None:
+    def phase(cycle: Callable[[int], None]) -> tuple[float, int]:
+        wall, cycles, errors = run_clients(args.clients, args.rounds,
+                                           time.monotonic() + time_limit, cycle)
+        if errors:
+            raise errors[0]
+        return wall, cycles
+
+    try:
+        keys = prepare(home, database_url, args.clients)
+        server, base = start_server(home, database_url)
+        # The RP ID is "localhost": the pages are opened there, as a browser must.
+        base = base.replace("://127.0.0.1:", "://localhost:")
+        for key in keys:
+            key.origin = base
+        with TwoFactor.open(home, database_url, actor="benchmark") as twofa:
+            # One sign-in of each kind first, not counted: neither kind pays the server's
+            # first imports (webauthn is loaded by the first passkey request).
+            Browser(base, Tally()).login_with_code(0, twofa)
+            Browser(base, Tally()).sign_in_with_passkey(keys[0])
+            browsers = [Browser(base, coded) for _ in range(args.clients)]
+            web["password+code"] = phase(lambda n: browsers[n].login_with_code(n, twofa))
+
+            def code_cycle(n: int) -> None:
                 assert twofa.login(email_of(n), PASSWORD).status == "code_sent"
                 twofa.verify(email_of(n), code_for(twofa, n))
 
-            lib_time, lib_cycles, errors = run_clients(
-                args.clients, args.rounds, time.monotonic() + time_limit, library_cycle)
-            if errors:
-                raise errors[0]
+            lib["password+code"] = phase(code_cycle)
+
+            browsers = [Browser(base, passkeyed) for _ in range(args.clients)]
+            web["passkey"] = phase(lambda n: browsers[n].sign_in_with_passkey(keys[n]))
+
+            def passkey_cycle(n: int) -> None:
+                options = twofa.begin_passkey_login()
+                assert twofa.finish_passkey_login(keys[n].get(options)).session_token
+
+            lib["passkey"] = phase(passkey_cycle)
 
         # What the throttle costs and saves: one client guessing one account's password.
         # The first [login] free_failures guesses cost an argon2 hash each (401); every
         # guess after them is refused before any hash (429).
-        attacker = Browser(base, tally)
+        attacker = Browser(base, guessed)
         for attempt in range(GUESSES):
             attacker.guess(email_of(0), attempt, 401 if attempt < FREE_FAILURES else 429)
     finally:
@@ -267,28 +327,42 @@ def main() -> int:
         if drop:
             drop()
 
-    latencies = tally.all()
-    five_xx = sum(1 for status in tally.statuses if status >= 500)
-    per_web, per_lib = web_time / web_cycles, lib_time / lib_cycles
-    c.note(f"{web_cycles} web cycles ({len(latencies)} requests) in {web_time:.1f} s; "
-           f"{lib_cycles} library cycles in {lib_time:.1f} s; server exit {server.returncode}")
-    c.summary("requests/s", f"{len(latencies) / web_time:.1f}", "", "", "", None)
-    c.summary("login+verify cycles/s (web vs library)", f"{web_cycles / web_time:.2f}",
-              f"{lib_cycles / lib_time:.2f}", c.ratio(per_web, per_lib), "", None)
-    c.summary("latency p50, all requests", c.seconds(statistics.median(latencies)), "", "", "", None)
-    c.summary("latency p99, all requests", c.seconds(percentile(latencies, 0.99)), "", "", "", None)
-    for kind in ("POST /login", "POST /login/code", "POST /login wrong",
-                 "POST /login wrong, throttled"):
-        values = tally.latencies.get(kind, [])
-        c.summary(f"latency p50 / p99, {kind}",
-                  f"{c.seconds(statistics.median(values))} / {c.seconds(percentile(values, 0.99))}",
+    c.note(f"server exit {server.returncode}; " + "; ".join(
+        f"{kind}: {web[kind][1]} web cycles in {web[kind][0]:.1f} s, "
+        f"{lib[kind][1]} library cycles in {lib[kind][0]:.1f} s" for kind in web))
+    for kind, tally, steps in (
+            ("password+code", coded, ("POST /login", "POST /login/code")),
+            ("passkey", passkeyed, ("POST /login/passwordless/options",
+                                    "POST /login/passwordless"))):
+        latencies = tally.all()
+        (web_time, web_cycles), (lib_time, lib_cycles) = web[kind], lib[kind]
+        c.summary(f"requests/s, {kind} sign-ins", f"{len(latencies) / web_time:.1f}",
                   "", "", "", None)
+        c.summary(f"sign-in cycles/s, {kind} (web vs library)", f"{web_cycles / web_time:.2f}",
+                  f"{lib_cycles / lib_time:.2f}",
+                  c.ratio(web_time / web_cycles, lib_time / lib_cycles), "", None)
+        c.summary(f"latency p50 / p99, all requests of {kind} sign-ins",
+                  f"{c.seconds(statistics.median(latencies))} / "
+                  f"{c.seconds(percentile(latencies, 0.99))}", "", "", "", None)
+        for step in steps:
+            report(tally, step)
+    for step in ("POST /login wrong", "POST /login wrong, throttled"):
+        report(guessed, step)
+    statuses = coded.statuses + passkeyed.statuses + guessed.statuses
+    unexpected = coded.unexpected + passkeyed.unexpected + guessed.unexpected
+    five_xx = sum(1 for status in statuses if status >= 500)
     c.summary("5xx answers", str(five_xx), "", "", "0", five_xx == 0)
-    c.summary("other unexpected statuses", str(len(tally.unexpected)), "", "", "0",
-              not tally.unexpected)
-    if tally.unexpected:
-        c.note("unexpected: " + ", ".join(tally.unexpected[:10]))
+    c.summary("other unexpected statuses", str(len(unexpected)), "", "", "0", not unexpected)
+    if unexpected:
+        c.note("unexpected: " + ", ".join(unexpected[:10]))
     return c.finish()
+
+
+def report(tally: Tally, kind: str) -> None:
+    values = tally.latencies.get(kind, [])
+    c.summary(f"latency p50 / p99, {kind}",
+              f"{c.seconds(statistics.median(values))} / {c.seconds(percentile(values, 0.99))}",
+              "", "", "", None)
 
 
 if __name__ == "__main__":
