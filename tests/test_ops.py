@@ -532,3 +532,20 @@ def test_python_m_twofa_cli_and_shell_completion(shell):
     listed = shell("_TWOFA_COMPLETE=complete_bash COMP_WORDS='twofa secondary-auth sh' "
                    "COMP_CWORD=2 twofa")
     assert listed.stdout.split() == ["show"]
+
+
+def test_show_completion_prints_the_named_shells_script_with_no_shell_above(tmp_path):
+    """Under CI, Docker or systemd no shell is the parent: the SHELL argument decides."""
+    import json
+
+    for shell, marker in (("bash", "_TWOFA_COMPLETE=complete_bash"), ("zsh", "#compdef twofa"),
+                          ("fish", "complete --command twofa")):
+        run = subprocess.run([sys.executable, "-m", "twofa_cli", "--show-completion", shell],
+                             capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                             start_new_session=True, timeout=60,
+                             env={**os.environ, "TWOFA_HOME": str(tmp_path)})
+        assert run.returncode == 0 and marker in run.stdout, (shell, run.stderr)
+    unknown = subprocess.run([sys.executable, "-m", "twofa_cli", "--show-completion", "tcsh",
+                              "--json"], capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "TWOFA_HOME": str(tmp_path)})
+    assert unknown.returncode == 2 and json.loads(unknown.stdout)["error"]["code"] == "bad_input"

@@ -145,6 +145,29 @@ class LazyCommands(MutableMapping):
         return len(self._order)
 
 
+COMPLETION_SHELLS = ("bash", "zsh", "fish", "powershell", "pwsh")
+
+
+def _completion_shell_named(argv: list[str]) -> str | None:
+    """The SHELL of ``--show-completion SHELL``: Typer's flag ignores it and looks for the
+    parent process's shell instead, which under CI, Docker or systemd is none."""
+    if len(argv) < 2 or argv[0] != "--show-completion":
+        return None
+    return argv[1]
+
+
+def _completion_script(shell: str) -> str:
+    from typer._completion_shared import get_completion_script
+
+    from twofa_cli.errors import BadInput
+
+    if shell not in COMPLETION_SHELLS:
+        raise BadInput(f"--show-completion takes one of {', '.join(COMPLETION_SHELLS)}, "
+                       f"not {shell[:20]!r}")
+    return get_completion_script(prog_name="twofa", complete_var="_TWOFA_COMPLETE",
+                                 shell="pwsh" if shell == "powershell" else shell)
+
+
 class TwofaGroup(TyperGroup):
     """Maps every failure to the contract's exit code, one line, and no traceback."""
 
@@ -176,11 +199,15 @@ class TwofaGroup(TyperGroup):
         as_json = "--json" in argv
         debug = "--debug" in argv or os.environ.get("TWOFA_DEBUG") == "1"
         try:
-            _strict_stdin()
-            with chosen_format(output_format if output_format in FORMATS else None):
-                result = super().main(
-                    argv, prog_name or "twofa", complete_var, standalone_mode=False, **extra
-                )
+            if shell := _completion_shell_named(argv):
+                typer.echo(_completion_script(shell))
+                result = 0
+            else:
+                _strict_stdin()
+                with chosen_format(output_format if output_format in FORMATS else None):
+                    result = super().main(
+                        argv, prog_name or "twofa", complete_var, standalone_mode=False, **extra
+                    )
             code = result if isinstance(result, int) else 0
         except TwofaError as exc:
             if debug:
