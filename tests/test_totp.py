@@ -210,7 +210,9 @@ def test_cli_enrols_an_app_with_a_qr_code_and_logs_in_with_its_codes(cli, home, 
     assert cli("entry", "delete", ALICE, str(entry["id"]), "--yes").exit_code == 0
     shown = cli("enroll", ALICE, "--method", APP)
     assert shown.exit_code == 0, shown.stderr
-    assert "otpauth://totp/" in shown.stdout and "█" in shown.stdout
+    assert "otpauth://totp/" in shown.stdout and "█" in shown.stderr
+    # Piped, stdout holds only the header and the row: the picture went to stderr.
+    assert "█" not in shown.stdout and len(shown.stdout.strip().splitlines()) == 2
 
 
 def test_cli_login_says_code_required_and_refuses_a_replay(cli, home, rt, clock, app_setup):

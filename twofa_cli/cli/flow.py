@@ -79,7 +79,8 @@ def _secret_issued(issued: SecretIssued, qr_png: Path | None, as_json: bool) -> 
     if as_json:
         emit(data, as_json=True)
         return
-    typer.echo(issued.qr_text())
+    # The picture is for a person: piped stdout holds only the rows (contract).
+    typer.echo(issued.qr_text(), err=True)
     emit(data, as_json=False, title="Scan with the authenticator app")
     note("Then enter the code the app shows: `twofa verify ACCOUNT CODE`.")
 
