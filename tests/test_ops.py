@@ -549,3 +549,13 @@ def test_show_completion_prints_the_named_shells_script_with_no_shell_above(tmp_
                               "--json"], capture_output=True, text=True, timeout=60,
                              env={**os.environ, "TWOFA_HOME": str(tmp_path)})
     assert unknown.returncode == 2 and json.loads(unknown.stdout)["error"]["code"] == "bad_input"
+
+
+def test_version_json_prints_one_json_document(bare_cli):
+    import json
+
+    for args in (("--version", "--json"), ("--json", "--version"), ("--format", "json", "--version")):
+        run = bare_cli(*args)
+        assert run.exit_code == 0 and json.loads(run.stdout) == {"version": run.json["version"]}
+        assert run.json["version"][0].isdigit()
+    assert bare_cli("--version").stdout.startswith("twofa ")

@@ -204,7 +204,8 @@ class TwofaGroup(TyperGroup):
                 result = 0
             else:
                 _strict_stdin()
-                with chosen_format(output_format if output_format in FORMATS else None):
+                with chosen_format("json" if as_json else
+                                   output_format if output_format in FORMATS else None):
                     result = super().main(
                         argv, prog_name or "twofa", complete_var, standalone_mode=False, **extra
                     )
@@ -292,7 +293,11 @@ def _version(value: bool) -> None:
     if value:
         from importlib.metadata import version
 
-        typer.echo(f"twofa {version('twofa-cli')}")
+        from twofa_cli.cli.output import output_format, to_json
+
+        number = version("twofa-cli")
+        typer.echo(to_json({"version": number}) if output_format() == "json"
+                   else f"twofa {number}")
         raise typer.Exit()
 
 
