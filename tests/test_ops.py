@@ -559,3 +559,10 @@ def test_version_json_prints_one_json_document(bare_cli):
         assert run.exit_code == 0 and json.loads(run.stdout) == {"version": run.json["version"]}
         assert run.json["version"][0].isdigit()
     assert bare_cli("--version").stdout.startswith("twofa ")
+
+
+def test_small_words_come_right(cli):
+    missing = cli("entry", "delete", "nobody@example.com", "99")  # no --yes: the account first
+    assert missing.exit_code == 3 and "no account 'nobody@example.com'" in missing.stderr
+    nothing = cli("login", "nobody@example.com", input="")  # no terminal, no password at all
+    assert nothing.exit_code == 2 and "--password-stdin" in nothing.stderr

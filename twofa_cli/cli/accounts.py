@@ -20,7 +20,13 @@ PasswordStdinOpt = Annotated[bool, typer.Option(
 
 def read_password(from_stdin: bool, *, confirm: bool) -> str:
     if from_stdin or not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\r\n")
+        line = sys.stdin.readline()
+        if not line:  # end of input: no password was given at all, not a wrong one
+            from twofa_cli.errors import BadInput
+
+            raise BadInput("no password on standard input: type it at a terminal, or pipe it "
+                           "in with --password-stdin")
+        return line.rstrip("\r\n")
     return typer.prompt("Password", hide_input=True, confirmation_prompt=confirm, err=True)
 
 

@@ -70,4 +70,4 @@ def apply(
     elif result.applied:
         note(f"Applied {count} changes.")
     else:
-        note(f"Dry run: {count} changes planned, nothing changed.")
+        note(f"Dry run: {count} change{'' if count == 1 else 's'} planned, nothing changed.")

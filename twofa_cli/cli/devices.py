@@ -44,7 +44,7 @@ def revoke(
     if json_:
         emit({"account_id": account_id, "revoked": revoked}, as_json=True)
     else:
-        note(f"Revoked {revoked} trusted devices.")
+        note(f"Revoked {revoked} trusted device{'' if revoked == 1 else 's'}.")
 
 
 @app.command("forget")

@@ -57,8 +57,10 @@ def delete(
     json_: JsonOpt = False,
 ) -> None:
     """Delete a 2FA entry; deleting the last one also revokes trusted devices."""
+    api = twofa(ctx)
+    api.account(account)  # an unknown account is said first, before any question
     confirm(f"Delete 2FA entry {entry!r} of {account!r}?", yes=yes, as_json=json_)
-    removed = twofa(ctx).delete_entry(account, entry)
+    removed = api.delete_entry(account, entry)
     if json_:
         emit({**_row(removed.entry), "trusted_devices_revoked": removed.trusted_devices_revoked},
              as_json=True)
@@ -66,4 +68,6 @@ def delete(
     gone = removed.entry
     note(f"Deleted 2FA entry {gone.id} ({gone.method}, {gone.destination}).")
     if removed.trusted_devices_revoked:
-        note(f"That was the last entry: {removed.trusted_devices_revoked} trusted devices revoked.")
+        revoked = removed.trusted_devices_revoked
+        note(f"That was the last entry: {revoked} trusted device{'' if revoked == 1 else 's'} "
+             "revoked.")
