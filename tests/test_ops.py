@@ -566,3 +566,15 @@ def test_small_words_come_right(cli):
     assert missing.exit_code == 3 and "no account 'nobody@example.com'" in missing.stderr
     nothing = cli("login", "nobody@example.com", input="")  # no terminal, no password at all
     assert nothing.exit_code == 2 and "--password-stdin" in nothing.stderr
+
+
+def test_lists_in_the_environment_are_comma_separated(cli, monkeypatch):
+    monkeypatch.setenv("TWOFA_SMS__ALLOWED_COUNTRIES", " us , CA ")
+    got = cli("config", "get", "sms.allowed_countries", "--json")
+    assert got.exit_code == 0 and got.json["value"] == ["US", "CA"], got.stderr
+    monkeypatch.setenv("TWOFA_SMS__ALLOWED_COUNTRIES", '["US"]')  # JSON still works
+    assert cli("config", "get", "sms.allowed_countries", "--json").json["value"] == ["US"]
+    monkeypatch.setenv("TWOFA_SMS__ALLOWED_COUNTRIES", '["US"')
+    broken = cli("config", "get", "sms.allowed_countries")
+    assert broken.exit_code == 2 and "TWOFA_SMS__ALLOWED_COUNTRIES" in broken.stderr
+    assert "comma-separated" in broken.stderr

@@ -298,10 +298,14 @@ def _environment() -> dict:
         from pydantic_settings.exceptions import SettingsError
 
         try:
-            found = EnvSettingsSource(Settings, env_prefix=ENV_PREFIX, env_nested_delimiter="__",
-                                      case_sensitive=False)()
-        except SettingsError as exc:
-            raise BadInput(f"a {ENV_PREFIX}* environment variable is not valid: {exc}") from None
+            source = EnvSettingsSource(Settings, env_prefix=ENV_PREFIX, env_nested_delimiter="__",
+                                       case_sensitive=False)
+            source.env_vars = {name: _comma_list(name, value, sections)
+                               for name, value in source.env_vars.items()}
+            found = source()
+        except SettingsError:
+            raise BadInput(f"{_variable_in_error(sections)} is not valid: give a value of its "
+                           "setting's type (lists comma-separated: US,CA)") from None
         except RecursionError:  # a list variable is JSON, parsed recursively
             raise BadInput(f"{_deepest_variable(sections)}: {validate.TOO_DEEP}") from None
         found.pop("home", None)  # TWOFA_HOME is resolve_home's
@@ -320,6 +324,31 @@ def _deepest_variable(sections) -> str:
     names = [name for name in os.environ if name.upper().startswith(ENV_PREFIX)
              and name[len(ENV_PREFIX):].split("__")[0].lower() in sections]
     return max(names, key=lambda name: os.environ[name].count("[") + os.environ[name].count("{"))
+
+
+def _list_variables(sections: dict[str, type[_Section]]) -> dict[str, str]:
+    """The environment names (lower-case) of the list settings: "twofa_sms__allowed_countries"."""
+    return {f"{ENV_PREFIX}{section}__{key}".lower(): f"{section}.{key}"
+            for section, model in sections.items()
+            for key, field in model.model_fields.items()
+            if getattr(field.annotation, "__origin__", None) is list}
+
+
+def _comma_list(name: str, value: str | None, sections: dict[str, type[_Section]]) -> str | None:
+    """A list setting's variable as the JSON that pydantic-settings reads: the contract's
+    form is comma-separated (US,CA); a JSON list ([\"US\", \"CA\"]) is taken as it is."""
+    if value is None or name not in _list_variables(sections) or value.lstrip().startswith("["):
+        return value
+    import json
+
+    return json.dumps([item.strip() for item in value.split(",") if item.strip()])
+
+
+def _variable_in_error(sections: dict[str, type[_Section]]) -> str:
+    """The TWOFA_<SECTION>__<KEY> variables set, named for an error message."""
+    prefixes = tuple(f"{ENV_PREFIX}{section}__".upper() for section in sections)
+    named = sorted(name for name in os.environ if name.upper().startswith(prefixes))
+    return ", ".join(named[:3]) or f"a {ENV_PREFIX}* environment variable"
 
 
 def load_layers(home: str | Path | None = None, *, database_url: str | None = None) -> Layers:
