@@ -280,3 +280,12 @@ def test_the_customer_pages_carry_the_company_name_as_their_brand(browser):
     page = browser.get("/login").text
     assert '<a class="brand" href="/">Acme Events</a>' in page
     assert "<title>Log in · Acme Events</title>" in page
+
+
+def test_a_form_address_opened_by_get_leads_to_its_page_not_405(browser, twofa):
+    for path, page in (("/login/resend", "/login/code"), ("/logout", "/account"),
+                       ("/account/two-factor/verify", "/account/two-factor"),
+                       ("/account/two-factor/resend", "/account/two-factor")):
+        response = browser.get(path)
+        assert (response.status_code, response.headers["location"]) == (303, page), path
+    assert browser.post("/logout").status_code == 403  # a form without its token still is not

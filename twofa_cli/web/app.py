@@ -421,6 +421,15 @@ def server_error(request: Request, exc: Exception) -> Response:
 # After every route function it uses: twofa_cli.web.passkeys reads them from this module.
 from twofa_cli.web import passkeys  # noqa: E402
 
+def back_to(location: str):
+    """A GET of an address that only takes a form (a result page reloaded, a link typed):
+    the page the form belongs to, instead of 405."""
+    def route(request: Request) -> Response:
+        return to(request, location)
+
+    return route
+
+
 ENTRY = "/account/two-factor/entries/{entry_id:int}/delete"
 ROUTES = [
     Route("/", home),
@@ -431,6 +440,10 @@ ROUTES = [
     Route("/login/resend", login_resend, methods=["POST"]),
     Route("/login/recovery", login_recovery, methods=["POST"]),
     Route("/logout", logout, methods=["POST"]),
+    *(Route(path, back_to(page), methods=["GET"]) for path, page in (
+        ("/login/resend", "/login/code"), ("/login/recovery", "/login/code"),
+        ("/logout", "/account"), ("/account/two-factor/verify", "/account/two-factor"),
+        ("/account/two-factor/resend", "/account/two-factor"))),
     Route("/account", account_page, methods=["GET"]),
     Route("/account/confirm", confirm_page, methods=["GET"]),
     Route("/account/confirm", confirm, methods=["POST"]),
