@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -171,6 +172,27 @@ def bare_cli(tmp_path, monkeypatch) -> Cli:
     """The CLI on a home that was never initialised."""
     monkeypatch.setenv("TWOFA_HOME", str(tmp_path / "fresh"))
     return Cli()
+
+
+@pytest.fixture
+def argon2_calls(monkeypatch) -> Counter:
+    """Every argon2 computation this process makes, by kind (hash or verify)."""
+    import argon2._password_hasher as hasher_module
+    import argon2.low_level as low_level
+
+    calls: Counter = Counter()
+    for module in (hasher_module, low_level):
+        for name, kind in (("hash_secret", "hash"), ("hash_secret_raw", "hash"),
+                           ("verify_secret", "verify")):
+            if hasattr(module, name):
+                real = getattr(module, name)
+
+                def counted(*args, _real=real, _kind=kind, **kwargs):
+                    calls[_kind] += 1
+                    return _real(*args, **kwargs)
+
+                monkeypatch.setattr(module, name, counted)
+    return calls
 
 
 # -- small builders shared by the test modules --------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -45,27 +44,6 @@ def audit_actions(rt, action: str) -> int:
 
 
 # -- class 2: login timing does not tell unknown accounts from wrong passwords -------------
-
-
-@pytest.fixture
-def argon2_calls(monkeypatch) -> Counter:
-    """Every argon2 computation this process makes, by kind (hash or verify)."""
-    import argon2._password_hasher as hasher_module
-    import argon2.low_level as low_level
-
-    calls: Counter = Counter()
-    for module in (hasher_module, low_level):
-        for name, kind in (("hash_secret", "hash"), ("hash_secret_raw", "hash"),
-                           ("verify_secret", "verify")):
-            if hasattr(module, name):
-                real = getattr(module, name)
-
-                def counted(*args, _real=real, _kind=kind, **kwargs):
-                    calls[_kind] += 1
-                    return _real(*args, **kwargs)
-
-                monkeypatch.setattr(module, name, counted)
-    return calls
 
 
 @pytest.mark.parametrize("first", ["unknown", "wrong_password"])

@@ -26,27 +26,6 @@ PASSWORD = "correct horse"
 WRONG = "not the password"
 
 
-@pytest.fixture
-def hashes(monkeypatch) -> Counter:
-    """Every argon2 computation (verify or hash) this process makes."""
-    import argon2._password_hasher as hasher_module
-    import argon2.low_level as low_level
-
-    calls: Counter = Counter()
-    for module in (hasher_module, low_level):
-        for name, kind in (("hash_secret", "hash"), ("hash_secret_raw", "hash"),
-                           ("verify_secret", "verify")):
-            if hasattr(module, name):
-                real = getattr(module, name)
-
-                def counted(*args, _real=real, _kind=kind, **kwargs):
-                    calls[_kind] += 1
-                    return _real(*args, **kwargs)
-
-                monkeypatch.setattr(module, name, counted)
-    return calls
-
-
 def outcome(rt, account: str, password: str, **kwargs) -> str:
     try:
         return login.login(rt, account, password, **kwargs)["status"]
@@ -68,20 +47,20 @@ def enrolled(rt) -> None:
 
 
 def test_rule30_the_sixth_wrong_password_is_throttled_and_the_next_costs_no_hash(
-    rt, clock, sms_setup, hashes,
+    rt, clock, sms_setup, argon2_calls,
 ):
     outcomes = [outcome(rt, ALICE, WRONG, client="a") for _ in range(5)]
     assert outcomes == ["Rejected"] * 5
-    assert hashes["verify"] == 5
+    assert argon2_calls["verify"] == 5
     with pytest.raises(Throttled) as sixth:
         login.login(rt, ALICE, WRONG, client="a")
     assert sixth.value.retry_after == 30
-    assert hashes["verify"] == 6
+    assert argon2_calls["verify"] == 6
     # the right password, too, waits: refused before the hash, audited
     with pytest.raises(Throttled) as seventh:
         login.login(rt, ALICE, PASSWORD, client="a")
     assert seventh.value.retry_after == delivery.seconds_until(rt, clock.now + timedelta(seconds=30))
-    assert hashes == Counter(verify=6)
+    assert argon2_calls == Counter(verify=6)
     assert audited(rt, "login.throttled") == 1
     assert audited(rt, "login.failed") == 6
     clock.advance(seconds=30)
@@ -118,7 +97,7 @@ def test_rule30_an_account_id_shares_the_budget_of_its_email(rt, clock, sms_setu
 
 
 def test_rule30_one_clients_guesses_do_not_lock_the_owner_out_elsewhere(
-    rt, clock, sms_setup, hashes,
+    rt, clock, sms_setup, argon2_calls,
 ):
     attacker = [outcome(rt, ALICE, WRONG, client="a") for _ in range(6)]
     assert attacker == ["Rejected"] * 5 + ["Throttled"]
@@ -155,7 +134,7 @@ def test_rule30_a_success_clears_its_own_clients_count_only(rt, clock, sms_setup
 
 
 def test_rule30_concurrent_guesses_are_counted_exactly_and_hash_no_more_than_the_budget(
-    home, clock, sms_setup, hashes,
+    home, clock, sms_setup, argon2_calls,
 ):
     rt = open_runtime(home, clock=clock)
     barrier = threading.Barrier(20)
@@ -176,7 +155,7 @@ def test_rule30_concurrent_guesses_are_counted_exactly_and_hash_no_more_than_the
     for thread in threads:
         thread.join()
     assert Counter(outcomes) == Counter(Rejected=5, Throttled=15)
-    assert hashes["verify"] == 6  # five free failures and the one that started the wait
+    assert argon2_calls["verify"] == 6  # five free failures and the one that started the wait
     with rt.transaction() as session:
         rows = {row.client: row.failures for row in session.exec(select(LoginThrottle))}
     assert rows == {"a": 6, "*": 6}
@@ -262,7 +241,7 @@ def test_rule32_import_refuses_hashes_costlier_than_a_bound(rt, tmp_path, parame
         accounts.import_accounts(rt, path)
 
 
-def test_rule32_an_imported_hash_is_rehashed_at_its_first_login_epoch_kept(rt, tmp_path, hashes):
+def test_rule32_an_imported_hash_is_rehashed_at_its_first_login_epoch_kept(rt, tmp_path, argon2_calls):
     from argon2 import PasswordHasher, extract_parameters
 
     elsewhere = PasswordHasher(time_cost=2, memory_cost=1024, parallelism=1).hash(PASSWORD)
@@ -279,9 +258,9 @@ def test_rule32_an_imported_hash_is_rehashed_at_its_first_login_epoch_kept(rt, t
             extract_parameters(bob.password_hash).memory_cost) == (configured.time_cost,
                                                                    configured.memory_cost)
     assert bob.password_epoch == epoch  # a rehash is no password change
-    hashes.clear()
+    argon2_calls.clear()
     assert login.login(rt, "bob@example.com", PASSWORD)["status"] == "authenticated"
-    assert hashes == Counter(verify=1)  # rehashed once, not at every login
+    assert argon2_calls == Counter(verify=1)  # rehashed once, not at every login
 
 
 # -- the customer's story never stalls -------------------------------------------------------
