@@ -23,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from twofa_cli.api import Account, Conflict, NotFound, Provider, Rejected, TwoFactor, TwofaError
-from twofa_cli.web.app import DEVICE_NAME, library, status_of, templates
+from twofa_cli.api import Account, Conflict, NotFound, Provider, TwoFactor, TwofaError
+from twofa_cli.web.app import DEVICE_NAME, library, session_of, status_of, templates
 from twofa_cli.web.security import ADMIN_COOKIE, form
 
 ADMIN_TRUSTED_COOKIE = "twofa_admin_trusted"
@@ -66,15 +66,12 @@ class Admin:
 def admin_of(request: Request) -> Admin:
     """The request's signed-in administrator; else to the sign-in page (checked every time,
     so an administrator deleted or demoted loses the pages at once)."""
-    token = request.scope["twofa.cookies"].get(ADMIN_COOKIE, "")
+    session, token = session_of(request, cookie=ADMIN_COOKIE, login=LOGIN)
     twofa = library(request)
     try:
-        session = twofa.session(token) if token else None
-        account = twofa.account(session.account_id) if session else None
-    except (Rejected, NotFound):
-        session = account = None
-    if session is None or account is None or session.state != "signed_in":
-        raise HTTPException(303, headers={"location": LOGIN})
+        account = twofa.account(session.account_id)
+    except NotFound:  # deleted while signed in
+        raise HTTPException(303, headers={"location": LOGIN}) from None
     if account.audience != "admin":
         raise HTTPException(403, "This page is for administrators.")
     return Admin(account=account, token=token, twofa=twofa.acting_as(account.email))
@@ -140,13 +137,7 @@ def login(request: Request) -> Response:
 
 
 def _pending(request: Request) -> tuple[int, str]:
-    token = request.scope["twofa.cookies"].get(ADMIN_COOKIE, "")
-    try:
-        session = library(request).session(token) if token else None
-    except Rejected:
-        session = None
-    if session is None or session.state != "pending":
-        raise HTTPException(303, headers={"location": LOGIN})
+    session, token = session_of(request, "pending", cookie=ADMIN_COOKIE, login=LOGIN)
     return session.account_id, token
 
 

@@ -134,15 +134,17 @@ def trusting(request: Request, response: Response, verification: Verification | 
     return response
 
 
-def session_of(request: Request, state: str = "signed_in") -> tuple[Session, str]:
-    """The request's live session in ``state`` and its token; else to the login page."""
-    token = request.scope["twofa.cookies"].get(SESSION_COOKIE, "")
+def session_of(request: Request, state: str = "signed_in", *, cookie: str = SESSION_COOKIE,
+               login: str = "/login") -> tuple[Session, str]:
+    """The request's live session in ``state`` (from ``cookie``: the admin pages keep
+    theirs apart) and its token; else to the ``login`` page."""
+    token = request.scope["twofa.cookies"].get(cookie, "")
     try:
         session = library(request).session(token) if token else None
     except Rejected:
         session = None
     if session is None or session.state != state:
-        raise HTTPException(303, headers={"location": "/login"})
+        raise HTTPException(303, headers={"location": login})
     return session, token
 
 
