@@ -166,12 +166,6 @@ def spend_step_up(connection: Connection, rt: Runtime, session: Row) -> None:
         _STEPPED_UP.run(connection, {"session_id": session.id, "at": None, "now": rt.now()})
 
 
-def end(connection: Connection, token: str | None) -> bool:
-    """Logout: the session is gone; True if there was one."""
-    digest = _hash(token)
-    return bool(digest) and _END.run(connection, {"token_sha256": digest}).rowcount > 0
-
-
 def end_all(connection: Connection, account_id: int, *, keep: str | None = None,
             void_codes: bool = True) -> int:
     """End every session of the account (but ``keep``'s); the account's pending login
@@ -240,7 +234,7 @@ def logout(rt: Runtime, token: str | None) -> bool:
         row = _BY_TOKEN.first(connection, {"token_sha256": digest}) if digest else None
         if row is None:
             return False
-        end(connection, token)
+        _END.run(connection, {"token_sha256": digest})
         audit.record(connection, rt, "session.logout", account_id=row.account_id,
                      target=str(row.id))
         return True

@@ -202,14 +202,13 @@ def code_page(request: Request, name: str, account_id: int, error: TwofaError | 
 
 
 def login_verify(request: Request) -> Response:
-    _, token = session_of(request, "pending")
+    session, token = session_of(request, "pending")
     fields = form(request)
-    twofa = library(request)
     try:
-        verified = twofa.verify(twofa.session(token).account_id, fields.get("code", ""),
-                                session_token=token, trust_device=fields.get("trust") == "yes",
-                                device_token=request.cookies.get(TRUSTED_COOKIE),
-                                device_name=DEVICE_NAME)
+        verified = library(request).verify(
+            session.account_id, fields.get("code", ""), session_token=token,
+            trust_device=fields.get("trust") == "yes",
+            device_token=request.cookies.get(TRUSTED_COOKIE), device_name=DEVICE_NAME)
     except TwofaError as error:
         return login_code_page(request, error)
     return to(request, "/account", session_token=verified.session_token, verification=verified)
