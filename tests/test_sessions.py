@@ -242,3 +242,34 @@ def test_session_revoke_by_id_and_unknown_ids(alice, cli):
     assert usage.exit_code == 2
     nobody = cli("session", "list", "nobody@example.com", "--json")
     assert nobody.exit_code == 3
+
+
+def test_one_pending_session_and_its_code_sign_in_once_under_concurrency(alice):
+    """The same code page posted 20 times at once: one signed-in token, the rest refused."""
+    import threading
+
+    started = alice.login(ALICE, PASSWORD)
+    sent = code(alice)
+    barrier = threading.Barrier(20)
+    tokens: list[str] = []
+    refused: list[str] = []
+
+    def attempt() -> None:
+        barrier.wait()
+        try:
+            tokens.append(alice.verify(ALICE, sent, session_token=started.session_token)
+                          .session_token)
+        except Rejected as exc:
+            refused.append(exc.message)
+        except Exception as exc:  # a driver error must fail the test, not vanish in a thread
+            refused.append(repr(exc))
+
+    threads = [threading.Thread(target=attempt) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(tokens) == 1 and len(refused) == 19, refused[:3]
+    assert all(not message.startswith(("Operational", "Integrity", "DBAPI")) for message in refused)
+    (live,) = alice.sessions(ALICE)
+    assert live.state == "signed_in" and alice.session(tokens[0]).id == live.id
