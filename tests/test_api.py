@@ -266,10 +266,10 @@ def test_the_admin_side_results_are_typed_and_match_the_store(shop, home, tmp_pa
                                                               monkeypatch):
     enrolled(shop)
     details = shop.account_details(ALICE)
-    assert (details.email, details.entries, details.locked_until) == (ALICE, 1, None)
+    assert (details.email, details.entries, details.lock_ends_at) == (ALICE, 1, None)
     assert [a.email for a in shop.accounts()] == [ALICE]
     newest = shop.audit(account=ALICE, limit=1)[0]
-    assert isinstance(newest.at, datetime) and newest.at.utcoffset() == timedelta(0)
+    assert isinstance(newest.created_at, datetime) and newest.created_at.utcoffset() == timedelta(0)
     usage = shop.provider_usage("SMS")
     assert [m.title for m in usage.secondary_auth] == ["Text message"]
     assert "9f9f" not in repr(usage.provider.options)  # the Auth Token masked

@@ -285,7 +285,7 @@ def test_rule06_neither_new_code_nor_password_resets_the_count(rt, clock, sms_se
         challenges.verify(rt, ALICE, wrong(code))
     with pytest.raises(Throttled, match="locked"):
         challenges.verify(rt, ALICE, wrong(code))  # the tenth in a row
-    assert accounts.show_account(rt, ALICE)["locked_until"] is not None
+    assert accounts.show_account(rt, ALICE)["lock_ends_at"] is not None
 
 
 # -- rule 7: send throttling -----------------------------------------------------------------

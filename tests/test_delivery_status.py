@@ -323,7 +323,7 @@ def test_apply_sets_fallbacks_and_applying_twice_changes_nothing(twofa, backup, 
     path.write_text(document)
     applied = twofa.apply(path)
     assert [(c.kind, c.name) for c in applied.changes] == [("secondary_auth", "Text")]
-    assert twofa.secondary_auth("Text").method.fallbacks == ("Backup",)
+    assert twofa.secondary_auth("Text").fallbacks == ("Backup",)
     assert twofa.apply(path).changes == ()
 
 

@@ -185,13 +185,13 @@ def test_rule30_cli_exit_4_and_json_retry_after_and_account_show_tells(cli, home
     for _ in range(5):
         assert cli("login", ALICE, "--password-stdin", "--json", input=f"{WRONG}\n").exit_code == 1
     shown = cli("account", "show", ALICE, "--json").json
-    assert shown["failed_logins"] == 5 and shown["login_blocked_until"] is None
+    assert shown["failed_logins"] == 5 and shown["login_block_ends_at"] is None
     result = cli("login", ALICE, "--password-stdin", "--json", input=f"{WRONG}\n")
     assert result.exit_code == 4
     assert result.json["error"]["code"] == "throttled"
     assert result.json["error"]["retry_after"] == 30
     shown = cli("account", "show", ALICE, "--json").json
-    assert shown["failed_logins"] == 6 and shown["login_blocked_until"] is not None
+    assert shown["failed_logins"] == 6 and shown["login_block_ends_at"] is not None
     header, values = cli("account", "show", ALICE).stdout.splitlines()
     assert dict(zip(header.split("\t"), values.split("\t")))["failed_logins"] == "6"
 
@@ -204,9 +204,9 @@ def test_rule30_account_details_tell_the_failures(rt, clock, sms_setup):
     api = TwoFactor(rt)
     details = api.account_details(ALICE)
     assert details.failed_logins == 6
-    assert details.login_blocked_until == clock.now + timedelta(seconds=30)
+    assert details.login_block_ends_at == clock.now + timedelta(seconds=30)
     clock.advance(seconds=30)
-    assert api.account_details(ALICE).login_blocked_until is None
+    assert api.account_details(ALICE).login_block_ends_at is None
 
 
 # -- rule 32: equal cost --------------------------------------------------------------------

@@ -182,7 +182,7 @@ def test_upgrade_from_0002_keeps_every_row(cli, engine, old_store, command):
         assert (data["upgraded_from"], data["schema_revision"]) == ("0002", schema.HEAD_REVISION)
         assert data["created"] == []
     else:
-        assert (data["from"], data["to"], data["changed"]) == ("0002", schema.HEAD_REVISION, True)
+        assert (data["upgraded_from"], data["schema_revision"]) == ("0002", schema.HEAD_REVISION)
     assert snapshot(engine, ADMIN_TABLES + CUSTOMER_TABLES) == old_store
     # Upgraded, the schema is the one a fresh `twofa init` makes, constraints included.
     assert schema_differences(engine) == []
@@ -194,7 +194,8 @@ def test_upgrade_from_0001_keeps_every_row(cli, engine):
     before = snapshot(engine, ADMIN_TABLES)
     result = cli("db", "upgrade", "--json")
     assert result.exit_code == 0, result.stderr
-    assert (result.json["from"], result.json["to"]) == ("0001", schema.HEAD_REVISION)
+    assert (result.json["upgraded_from"], result.json["schema_revision"]) == (
+        "0001", schema.HEAD_REVISION)
     assert snapshot(engine, ADMIN_TABLES) == before
     assert snapshot(engine, CUSTOMER_TABLES) == {m.__tablename__: [] for m in CUSTOMER_TABLES}
 
@@ -263,7 +264,7 @@ def test_upgrade_is_idempotent(cli, home):
     assert first.exit_code == second.exit_code == 0
     head = schema.HEAD_REVISION
     assert first.json == second.json
-    assert (second.json["from"], second.json["to"], second.json["changed"]) == (head, head, False)
+    assert (second.json["upgraded_from"], second.json["schema_revision"]) == (None, head)
     again = cli("init", "--json")
     assert again.exit_code == 0
     assert (again.json["schema_revision"], again.json["upgraded_from"]) == (head, None)
@@ -282,13 +283,13 @@ def test_downgrade_to_base_and_back(engine):
 def test_db_status_reports_current_and_head(cli, engine, old_store):
     result = cli("db", "status", "--json")
     assert result.exit_code == 0
-    assert result.json["current"] == "0002"
-    assert result.json["head"] == schema.HEAD_REVISION
+    assert result.json["schema_revision"] == "0002"
+    assert result.json["head_revision"] == schema.HEAD_REVISION
     assert result.json["up_to_date"] is False
     assert "database" in result.json
     assert cli("db", "upgrade").exit_code == 0
     after = cli("db", "status", "--json").json
-    assert (after["current"], after["head"], after["up_to_date"]) == (
+    assert (after["schema_revision"], after["head_revision"], after["up_to_date"]) == (
         schema.HEAD_REVISION, schema.HEAD_REVISION, True)
     human = cli("db", "status")
     assert human.exit_code == 0 and schema.HEAD_REVISION in human.stdout
@@ -325,7 +326,7 @@ def test_a_schema_newer_than_this_twofa_asks_to_upgrade_twofa(cli, home):
         assert result.json["error"]["code"] == "schema_out_of_date"
         assert "install the newer twofa" in result.json["error"]["message"]
     status = cli("db", "status", "--json").json
-    assert (status["current"], status["up_to_date"]) == ("0099", False)
+    assert (status["schema_revision"], status["up_to_date"]) == ("0099", False)
 
 
 def test_a_store_without_schema_asks_for_init(cli, engine):

@@ -67,7 +67,7 @@ def test_each_event_lands_in_the_outbox_for_the_accounts_email(rt, notified, eve
     account_id = notified["account"]["id"]
     assert notify(rt, account_id, event, destination=PHONE) == "simulated"
     [message] = notices(rt)
-    assert message["to"] == ALICE and message["channel"] == "email"
+    assert message["to"] == ALICE and message["medium"] == "email"
     assert_harmless(message, PHONE)
     [event_row] = audited(rt, "notification.sent")
     assert (event_row.account_id, event_row.detail, event_row.outcome) == (

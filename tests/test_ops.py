@@ -452,19 +452,21 @@ def test_reads_change_no_file_and_no_row(cli, home, database_url):
 
 def test_provider_list_piped_into_cut(shell, cli, home, database_url):
     shop(cli)
-    run = shell("twofa provider list | cut -f2", TWOFA_HOME=str(home),
-                TWOFA_DATABASE_URL=database_url)
+    env = {"TWOFA_HOME": str(home), "TWOFA_DATABASE_URL": database_url}
+    run = shell("twofa provider list | cut -f5", **env)
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == ["title", "Email", "SMS", "Cdyne SMS"]
+    # show prints the same columns: the same field is the title there too
+    assert shell("twofa provider show SMS | cut -f5", **env).stdout.splitlines() == ["title", "SMS"]
 
 
 def test_tables_off_a_terminal_are_tab_separated_and_format_chooses(cli, home):
     shop(cli)
     tsv = cli("secondary-auth", "list")
-    assert tsv.stdout.splitlines() == [
-        "id\ttitle\tprovider\tchannel\tprovider_id\tkind",
-        "1\tText message\tSMS\ttwilio\t2\tcode",
-        "2\tEmail code\tEmail\tsmtp\t1\tcode"]
+    assert [line.rsplit("\t", 1)[0] for line in tsv.stdout.splitlines()] == [  # all but created_at
+        "id\tkind\ttitle\tprovider_id\tprovider\tchannel\tmedium\tfallbacks\tentries",
+        "1\tcode\tText message\t2\tSMS\ttwilio\tsms\t\t0",
+        "2\tcode\tEmail code\t1\tEmail\tsmtp\temail\t\t0"]
     assert "┃" not in tsv.stdout and "Secondary auth" not in tsv.stdout  # no box, no title
     table = cli("--format", "table", "secondary-auth", "list")
     assert "┃" in table.stdout and "Text message" in table.stdout
@@ -497,7 +499,7 @@ def test_delete_is_the_removal_verb_and_remove_a_hidden_alias(cli, home):
            input="a long password\n"))
     assert cli("account", "delete", "bob@example.com", "--json").exit_code == 1  # asks first
     deleted = ok(cli("account", "delete", "bob@example.com", "--yes", "--json"))
-    assert deleted["email"] == "bob@example.com"
+    assert deleted["account"]["email"] == "bob@example.com"
     assert cli("account", "show", "bob@example.com", "--json").exit_code == 3
 
 

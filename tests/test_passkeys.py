@@ -362,7 +362,7 @@ def test_the_cli_adds_a_passkey_method_and_lists_passkey_entries(cli, passkeys):
     exported = cli("export")
     assert exported.exit_code == 0 and 'kind = "passkey"' in exported.stdout
     gone = cli("entry", "delete", ALICE, "Phone", "--yes", "--json")
-    assert gone.exit_code == 0 and gone.json["kind"] == "passkey"
+    assert gone.exit_code == 0 and gone.json["entry"]["kind"] == "passkey"
 
 
 def test_the_cli_login_says_a_passkey_is_required(cli, alice_with_passkey):

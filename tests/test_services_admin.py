@@ -359,7 +359,7 @@ def test_secondary_auth_add_and_list(rt, clock):
     mail = secondary_auth.add_secondary_auth(rt, provider=str(email["id"]), title="Email code")
     assert text == {"id": text["id"], "kind": "code", "provider_id": sms["id"], "title": "Text message",
                     "provider": "SMS", "channel": "twilio", "created_at": clock.now.isoformat(),
-                    "fallbacks": []}
+                    "fallbacks": [], "entries": 0}
     listed = secondary_auth.list_secondary_auth(rt)
     assert [(m["id"], m["provider_id"], m["channel"]) for m in listed] == [
         (text["id"], sms["id"], "twilio"), (mail["id"], email["id"], "smtp")]
@@ -436,7 +436,7 @@ def test_allowed_toggles_per_audience(rt, clock):
     events = [e for e in list_events(rt) if e["action"].split(".")[0] in {"customer", "admin"}]
     assert [e["action"] for e in reversed(events)] == ["customer.enable", "admin.enable",
                                                         "customer.disable"]
-    assert {e["at"] for e in events} == {clock.now.isoformat()}
+    assert {e["created_at"] for e in events} == {clock.now.isoformat()}
 
 
 def test_every_admin_change_is_audited_and_no_secret_is(rt):
@@ -474,9 +474,10 @@ def test_initialise_again_creates_nothing(home, database_url):
 
 def test_db_status_and_upgrade_on_a_current_schema(home):
     status = setup.db_status(home)
-    assert status["up_to_date"] is True and status["current"] == status["head"]
+    assert status["up_to_date"] is True and status["schema_revision"] == status["head_revision"]
     upgrade = setup.db_upgrade(home)
-    assert upgrade["changed"] is False and upgrade["from"] == upgrade["to"] == status["head"]
+    assert upgrade["upgraded_from"] is None
+    assert upgrade["schema_revision"] == status["head_revision"]
 
 
 def test_open_runtime_on_a_folder_that_is_no_home(tmp_path):

@@ -139,7 +139,7 @@ def test_device_commands(customer):
     ok(cli("enroll", ALICE, "--method", "Text message", "--phone", "+14155550199", "--json"))
     ok(cli("verify", ALICE, latest_code(cli), "--trust-device", "--device", "laptop", "--json"))
     [device] = ok(cli("device", "list", ALICE, "--json"))
-    assert device["device"] == "laptop" and device["state"] == "active"
+    assert device["name"] == "laptop" and device["state"] == "active"
     assert ok(cli("login", ALICE, "--password-stdin", "--device", "laptop", "--json",
                   input=PASSWORD + "\n"))["status"] == "authenticated"
     # the browser clears its cookies: challenged again, the server-side trust is untouched

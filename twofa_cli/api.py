@@ -61,10 +61,10 @@ __all__ = [
     "Account", "AccountDetails", "AccountRef", "AccountRemoved", "Applied", "Audience",
     "AuditEvent", "BadInput", "Change", "CodeRequired", "CodeSent", "Conflict", "Configuration",
     "DatabaseUnavailable", "Delivery", "DeliveryFailed", "DeliveryStats", "Entry", "EntryRemoved", "Home", "Imported",
-    "Instructions", "LoginResult", "Method", "MethodRef", "MethodRemoved", "MethodUsage",
+    "Instructions", "LoginResult", "Method", "MethodRef", "MethodRemoved",
     "NotFound", "NotInitialised", "OutboxMessage", "PasskeyRegistered", "PasswordRequired",
     "PendingCode", "Policy",
-    "Provider", "ProviderRemoved", "ProviderUsage", "Rejected", "Session", "SchemaOutOfDate", "SchemaStatus", "SchemaUpgrade",
+    "Provider", "ProviderRemoved", "ProviderUsage", "Rejected", "Session", "SchemaOutOfDate", "SchemaStatus",
     "SecretIssued", "Setting", "StatusReport", "TestReceipt", "Throttled", "TrustedDevice", "TwoFactor", "TwofaError",
     "Verification",
 ]
@@ -103,6 +103,7 @@ class Provider:
     medium: str  # "sms" | "email"
     title: str
     options: Mapping[str, Any]  # secret options masked ("…abcd")
+    secondary_auth: tuple[str, ...]  # titles of the methods it sends for (first or fallback)
     created_at: datetime
     updated_at: datetime
 
@@ -112,19 +113,20 @@ class Method:
     """A Secondary Authentication Provider: a 2FA method customers pick by its title."""
 
     id: int
+    # a code sent through the provider | an authenticator app | passkeys (WebAuthn)
+    kind: Literal["code", "totp", "passkey"]
     title: str
-    provider_id: int | None  # None for an authenticator app
+    provider_id: int | None  # None for an authenticator app or passkeys
     provider: str | None  # the provider's title
-    channel: str | None
+    channel: str | None  # the provider's: "smtp" | "twilio" | "cdyne"
     # "sms": ask for a phone number; "email": for an email address; "app", "passkey":
     # nothing to ask
     medium: str
-    created_at: datetime
-    # a code sent through the provider | an authenticator app | passkeys (WebAuthn)
-    kind: Literal["code", "totp", "passkey"] = "code"
     # Provider titles that send the code, in order, when the provider fails or is over
     # its hourly cap.
-    fallbacks: tuple[str, ...] = ()
+    fallbacks: tuple[str, ...]
+    entries: int  # the customers' verified entries that use it
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -250,15 +252,16 @@ class PendingCode:
     expires_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Entry:
     """A verified Secondary Authentication Entry of an account."""
 
     id: int
     method: str
     destination: str  # masked
-    created_at: datetime
+    verified: bool = True  # always: an enrolment becomes an entry when its code is verified
     preferred: bool = False  # the entry a login uses (``prefer_entry``)
+    created_at: datetime
     kind: Literal["code", "totp", "passkey"] = "code"
     name: str | None = None  # a passkey's name (its ``destination`` too)
     last_used_at: datetime | None = None  # a passkey's last sign-in
@@ -282,7 +285,7 @@ class EntryRemoved:
 @dataclass(frozen=True)
 class TrustedDevice:
     id: int
-    name: str
+    name: str  # the browser's (the CLI's --device)
     state: Literal["active", "expired", "revoked"]
     created_at: datetime
     expires_at: datetime
@@ -295,7 +298,10 @@ class OutboxMessage:
 
     id: int
     to: str
-    channel: str
+    # The provider's channel it would have gone through ("smtp" | "twilio" | "cdyne"); None
+    # for a message written before twofa kept it.
+    channel: str | None
+    medium: str  # "email" | "sms"
     subject: str
     body: str
     code: str | None
@@ -304,19 +310,19 @@ class OutboxMessage:
 
 @dataclass(frozen=True)
 class AccountDetails:
-    """An account with its 2FA state (``account show``)."""
+    """An account with its 2FA state (``accounts``, ``account_details``)."""
 
     id: int
     email: str
     name: str
     audience: Audience
-    created_at: datetime
     entries: int
     trusted_devices: int  # active ones
     failed_verifications: int  # wrong codes in a row
-    locked_until: datetime | None  # set while 2FA verification is locked
-    failed_logins: int = 0  # failed passwords in the current hour's window, every client
-    login_blocked_until: datetime | None = None  # set while every client must wait
+    failed_logins: int  # failed passwords in the current hour's window, every client
+    created_at: datetime
+    lock_ends_at: datetime | None  # set while 2FA verification is locked
+    login_block_ends_at: datetime | None  # set while every client must wait to log in
 
 
 @dataclass(frozen=True)
@@ -336,12 +342,6 @@ class Imported:
 class MethodRef:
     id: int
     title: str
-
-
-@dataclass(frozen=True)
-class MethodUsage:
-    method: Method
-    entries: int  # the customers' entries that use it
 
 
 @dataclass(frozen=True)
@@ -412,8 +412,8 @@ class TestReceipt:
     __test__ = False  # not a pytest test class
 
     provider_id: int
-    mode: Literal["simulate", "live"]
-    channel: str
+    mode: Literal["simulate", "live"]  # "simulate": it is in the outbox
+    channel: str  # the provider's: "smtp" | "twilio" | "cdyne"
     to: str  # masked
     message_id: str
     status: str
@@ -429,13 +429,13 @@ class Instructions:
 @dataclass(frozen=True)
 class AuditEvent:
     id: int
-    at: datetime
     actor: str
     action: str
     account_id: int | None
     target: str
     outcome: str
     detail: str
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -474,18 +474,13 @@ class Applied:
 
 @dataclass(frozen=True)
 class SchemaStatus:
+    """``schema_status`` and ``upgrade_schema``: where the store's schema is."""
+
     database: str  # the URL, password masked
-    current: str | None
-    head: str
+    schema_revision: str | None  # None: no schema yet
+    head_revision: str  # the newest this twofa knows
     up_to_date: bool
-
-
-@dataclass(frozen=True)
-class SchemaUpgrade:
-    database: str
-    before: str | None
-    after: str
-    changed: bool
+    upgraded_from: str | None = None  # set when this call upgraded it
 
 
 @dataclass(frozen=True)
@@ -631,22 +626,18 @@ class TwoFactor:
         """
         from twofa_cli.services.setup import db_status
 
-        data = db_status(home, database_url=database_url)
-        return SchemaStatus(database=str(data["database"]), current=data["current"],
-                            head=str(data["head"]), up_to_date=bool(data["up_to_date"]))
+        return _schema_status(db_status(home, database_url=database_url))
 
     @staticmethod
     def upgrade_schema(home: str | Path | None = None,
-                       database_url: str | None = None) -> SchemaUpgrade:
+                       database_url: str | None = None) -> SchemaStatus:
         """Migrate the store's schema to the newest revision, keeping every row.
 
         Raises NotInitialised, DatabaseUnavailable, BadInput.
         """
         from twofa_cli.services.setup import db_upgrade
 
-        data = db_upgrade(home, database_url=database_url)
-        return SchemaUpgrade(database=str(data["database"]), before=data["from"],
-                             after=str(data["to"]), changed=bool(data["changed"]))
+        return _schema_status(db_upgrade(home, database_url=database_url))
 
     @staticmethod
     def setting(key: str, home: str | Path | None = None) -> Setting:
@@ -762,23 +753,17 @@ class TwoFactor:
         return _account(add_account(self._rt, email=email, password=password, name=name,
                                     is_admin=admin, exist_ok=exist_ok))
 
-    def accounts(self, *, limit: int = 100, offset: int = 0) -> list[Account]:
-        """Accounts, oldest first."""
+    def accounts(self, *, limit: int = 100, offset: int = 0) -> list[AccountDetails]:
+        """Accounts with their 2FA state, oldest first."""
         from twofa_cli.services.accounts import list_accounts
 
-        return [_account(a) for a in list_accounts(self._rt, limit=limit, offset=offset)]
+        return [_account_details(a) for a in list_accounts(self._rt, limit=limit, offset=offset)]
 
     def account_details(self, account: AccountRef) -> AccountDetails:
         """An account with its 2FA state: entries, trusted devices, lock. Raises NotFound."""
         from twofa_cli.services.accounts import show_account
 
-        data = show_account(self._rt, str(account))
-        return AccountDetails(**vars(_account(data)), entries=int(data["entries"]),
-                              trusted_devices=int(data["trusted_devices"]),
-                              failed_verifications=int(data["failed_verifications"]),
-                              locked_until=_maybe_when(data["locked_until"]),
-                              failed_logins=int(data["failed_logins"]),
-                              login_blocked_until=_maybe_when(data["login_blocked_until"]))
+        return _account_details(show_account(self._rt, str(account)))
 
     def delete_account(self, account: AccountRef) -> AccountRemoved:
         """Delete an account with its entries, pending codes and trusted devices; the
@@ -1125,7 +1110,7 @@ class TwoFactor:
         from twofa_cli.services.devices import list_devices
 
         return [
-            TrustedDevice(id=int(d["id"]), name=str(d["device"]), state=d["state"],
+            TrustedDevice(id=int(d["id"]), name=str(d["name"]), state=d["state"],
                           created_at=_when(d["created_at"]), expires_at=_when(d["expires_at"]),
                           revoked_at=_maybe_when(d["revoked_at"]))
             for d in list_devices(self._rt, str(account))
@@ -1149,8 +1134,9 @@ class TwoFactor:
         from twofa_cli.services.delivery import list_outbox
 
         return [
-            OutboxMessage(id=int(m["id"]), to=str(m["to"]), channel=str(m["channel"]),
-                          subject=str(m["subject"]), body=str(m["body"]), code=m["code"],
+            OutboxMessage(id=int(m["id"]), to=str(m["to"]), channel=m["channel"],
+                          medium=str(m["medium"]), subject=str(m["subject"]),
+                          body=str(m["body"]), code=m["code"],
                           created_at=_when(m["created_at"]))
             for m in list_outbox(self._rt, to=to, limit=limit)
         ]
@@ -1192,10 +1178,10 @@ class TwoFactor:
 
         who = None if account is None else str(account)
         return [
-            AuditEvent(id=int(e["id"]), at=_when(e["at"]), actor=str(e["actor"]),
-                       action=str(e["action"]), account_id=e["account_id"],
-                       target=str(e["target"]), outcome=str(e["outcome"]),
-                       detail=str(e["detail"]))
+            AuditEvent(id=int(e["id"]), actor=str(e["actor"]), action=str(e["action"]),
+                       account_id=e["account_id"], target=str(e["target"]),
+                       outcome=str(e["outcome"]), detail=str(e["detail"]),
+                       created_at=_when(e["created_at"]))
             for e in list_events(self._rt, account=who, action=action, limit=limit,
                                  offset=offset)
         ]
@@ -1250,6 +1236,12 @@ class TwoFactor:
 
         return _provider(add_provider(self._rt, channel=channel, title=title,
                                       options=dict(options or {}), exist_ok=exist_ok))
+
+    def provider(self, provider: str | int) -> Provider:
+        """One provider (credentials masked). Raises NotFound."""
+        from twofa_cli.services.providers import show_provider
+
+        return _provider(show_provider(self._rt, str(provider)))
 
     def provider_usage(self, provider: str | int) -> ProviderUsage:
         """A provider and the methods that use it (what removing it removes too).
@@ -1374,12 +1366,11 @@ class TwoFactor:
         return StatusReport(provider_id=int(data["provider_id"]), message_id=str(data["message_id"]),
                             status=data["status"], changed=bool(data["changed"]))
 
-    def secondary_auth(self, method: str | int) -> MethodUsage:
-        """One method and how many customer entries use it. Raises NotFound."""
+    def secondary_auth(self, method: str | int) -> Method:
+        """One method, with how many customer entries use it. Raises NotFound."""
         from twofa_cli.services.secondary_auth import show_secondary_auth
 
-        data = show_secondary_auth(self._rt, str(method))
-        return MethodUsage(method=_method(data), entries=int(data["entries"]))
+        return _method(show_secondary_auth(self._rt, str(method)))
 
     def secondary_auths(self) -> list[Method]:
         """The methods customers choose from ("Service Provider"), oldest first."""
@@ -1469,6 +1460,25 @@ def _account(data: Mapping[str, Any]) -> Account:
                    audience=audience, created_at=_when(data["created_at"]))
 
 
+def _account_details(data: Mapping[str, Any]) -> AccountDetails:
+    account = _account(data)
+    return AccountDetails(id=account.id, email=account.email, name=account.name,
+                          audience=account.audience, entries=int(data["entries"]),
+                          trusted_devices=int(data["trusted_devices"]),
+                          failed_verifications=int(data["failed_verifications"]),
+                          failed_logins=int(data["failed_logins"]),
+                          created_at=account.created_at,
+                          lock_ends_at=_maybe_when(data["lock_ends_at"]),
+                          login_block_ends_at=_maybe_when(data["login_block_ends_at"]))
+
+
+def _schema_status(data: Mapping[str, Any]) -> SchemaStatus:
+    return SchemaStatus(database=str(data["database"]), schema_revision=data["schema_revision"],
+                        head_revision=str(data["head_revision"]),
+                        up_to_date=bool(data["up_to_date"]),
+                        upgraded_from=data.get("upgraded_from"))
+
+
 def _code_sent(data: Mapping[str, Any]) -> CodeSent:
     return CodeSent(challenge_id=int(data["challenge_id"]), expires_at=_when(data["expires_at"]),
                     destination=str(data["destination"]), sent_at=_when(data["sent_at"]),
@@ -1493,7 +1503,9 @@ def _policy(data: Mapping[str, Any]) -> Policy:
 def _provider(data: Mapping[str, Any]) -> Provider:
     return Provider(id=int(data["id"]), kind=str(data["kind"]), channel=str(data["channel"]),
                     medium=str(data["medium"]), title=str(data["title"]),
-                    options=dict(data["options"]), created_at=_when(data["created_at"]),
+                    options=dict(data["options"]),
+                    secondary_auth=tuple(str(t) for t in data["secondary_auth"]),
+                    created_at=_when(data["created_at"]),
                     updated_at=_when(data["updated_at"]))
 
 
@@ -1509,17 +1521,14 @@ def _setting(data: Mapping[str, Any]) -> Setting:
 def _method(data: Mapping[str, Any]) -> Method:
     from twofa_cli.channels import channel_class
 
-    created_at = _when(data["created_at"])
-    if data["kind"] == "totp":
-        return Method(id=int(data["id"]), title=str(data["title"]), provider_id=None,
-                      provider=None, channel=None, medium="app", created_at=created_at,
-                      kind="totp")
-    if data["kind"] == "passkey":
-        return Method(id=int(data["id"]), title=str(data["title"]), provider_id=None,
-                      provider=None, channel=None, medium="passkey", created_at=created_at,
-                      kind="passkey")
+    common = {"id": int(data["id"]), "title": str(data["title"]),
+              "entries": int(data.get("entries", 0)), "created_at": _when(data["created_at"])}
+    if data["kind"] in ("totp", "passkey"):
+        return Method(**common, kind="totp" if data["kind"] == "totp" else "passkey",
+                      provider_id=None, provider=None, channel=None,
+                      medium="app" if data["kind"] == "totp" else "passkey", fallbacks=())
     channel = str(data["channel"])
-    return Method(id=int(data["id"]), title=str(data["title"]),
-                  provider_id=int(data["provider_id"]), provider=str(data["provider"]),
-                  channel=channel, medium=channel_class(channel).medium, created_at=created_at,
+    return Method(**common, kind="code", provider_id=int(data["provider_id"]),
+                  provider=str(data["provider"]), channel=channel,
+                  medium=channel_class(channel).medium,
                   fallbacks=tuple(str(f) for f in data.get("fallbacks", ())))

@@ -8,11 +8,13 @@ from typing import Annotated
 
 import typer
 
-from twofa_cli.cli.output import ExistOkOpt, JsonOpt, YesOpt, confirm, emit, note, plain, twofa
+from twofa_cli.api import AccountDetails
+from twofa_cli.cli.output import (
+    ExistOkOpt, JsonOpt, YesOpt, columns_of, confirm, emit, note, plain, twofa,
+)
 
 app = typer.Typer(help="Shopping Cart accounts (customers and administrators).", no_args_is_help=True)
-COLUMNS = [("id", "ID"), ("email", "Email"), ("name", "Name"), ("audience", "Audience"),
-           ("created_at", "Created")]
+COLUMNS = columns_of(AccountDetails)
 AccountArg = Annotated[str, typer.Argument(help="Account id or email.", metavar="A")]
 PasswordStdinOpt = Annotated[bool, typer.Option(
     "--password-stdin", help="Read the password from standard input (else a hidden prompt).")]
@@ -42,8 +44,10 @@ def add(
 ) -> None:
     """Create an account; the password is hashed with argon2id."""
     password = read_password(password_stdin, confirm=True)
-    added = twofa(ctx).add_account(email, password, name=name, admin=admin, exist_ok=exist_ok)
-    emit(plain(added), as_json=json_, title="Account added")
+    api = twofa(ctx)
+    added = api.add_account(email, password, name=name, admin=admin, exist_ok=exist_ok)
+    emit(plain(api.account_details(added.id)), as_json=json_, columns=COLUMNS,
+         title="Account added")
 
 
 @app.command("set-password")
@@ -53,8 +57,11 @@ def set_password(ctx: typer.Context, account: AccountArg, password_stdin: Passwo
     password = read_password(password_stdin, confirm=True)
     api = twofa(ctx)
     revoked = api.set_password(account, password)
-    emit({**plain(api.account(account)), "trusted_devices_revoked": revoked}, as_json=json_,
+    emit(plain(api.account_details(account)), as_json=json_, columns=COLUMNS,
          title="Password changed")
+    if not json_:
+        note(f"Password changed; {revoked} trusted device{'' if revoked == 1 else 's'} revoked "
+             "and every session ended.")
 
 
 @app.command("import")
@@ -100,7 +107,8 @@ def list_(
 @app.command("show")
 def show(ctx: typer.Context, account: AccountArg, json_: JsonOpt = False) -> None:
     """Show one account with its 2FA state."""
-    emit(plain(twofa(ctx).account_details(account)), as_json=json_, title="Account")
+    emit(plain(twofa(ctx).account_details(account)), as_json=json_, columns=COLUMNS,
+         title="Account")
 
 
 @app.command("delete")
@@ -115,6 +123,6 @@ def delete(ctx: typer.Context, account: AccountArg, yes: YesOpt = False,
             yes=yes, as_json=json_)
     removed = api.delete_account(shown.id)
     if json_:
-        emit({**plain(removed.account), "entries_removed": removed.entries_removed}, as_json=True)
+        emit(plain(removed), as_json=True)
     else:
         note(f"Deleted the account {removed.account.email} (id {removed.account.id}).")

@@ -6,11 +6,10 @@ from typing import Annotated
 
 import typer
 
-from twofa_cli.cli.output import JsonOpt, emit, plain, twofa
+from twofa_cli.api import AuditEvent
+from twofa_cli.cli.output import JsonOpt, columns_of, emit, plain, twofa
 
-COLUMNS = [("id", "ID"), ("at", "At"), ("actor", "Actor"), ("action", "Action"),
-           ("account_id", "Account"), ("target", "Target"), ("outcome", "Outcome"),
-           ("detail", "Detail")]
+COLUMNS = columns_of(AuditEvent)
 
 
 def audit(

@@ -6,15 +6,13 @@ from typing import Annotated
 
 import typer
 
-from twofa_cli.cli.output import JsonOpt, emit, plain, twofa
+from twofa_cli.api import Delivery, DeliveryStats
+from twofa_cli.cli.output import JsonOpt, columns_of, emit, plain, twofa
 
 app = typer.Typer(help="Deliveries: each message's status as its provider reported it.",
                   no_args_is_help=True)
-COLUMNS = [("id", "ID"), ("sent_at", "Sent"), ("provider", "Provider"),
-           ("destination", "To"), ("status", "Status"), ("error_code", "Error"),
-           ("updated_at", "Updated")]
-STATS_COLUMNS = [("provider", "Provider"), ("sent", "Sent"), ("delivered", "Delivered"),
-                 ("undelivered", "Undelivered"), ("failed", "Failed")]
+COLUMNS = columns_of(Delivery)
+STATS_COLUMNS = columns_of(DeliveryStats)
 STATUSES = ("queued", "sent", "delivered", "undelivered", "failed")
 
 

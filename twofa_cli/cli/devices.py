@@ -6,22 +6,20 @@ from typing import Annotated
 
 import typer
 
-from twofa_cli.cli.output import JsonOpt, emit, note, plain, twofa
+from twofa_cli.api import TrustedDevice
+from twofa_cli.cli.output import JsonOpt, columns_of, emit, note, plain, twofa
 
 app = typer.Typer(help="Trusted devices: list, revoke, or forget a simulated browser's cookies.",
                   no_args_is_help=True)
 AccountArg = Annotated[str, typer.Argument(help="Account id or email.", metavar="A")]
-COLUMNS = [("id", "ID"), ("device", "Device"), ("state", "State"), ("created_at", "Trusted at"),
-           ("expires_at", "Expires")]
+COLUMNS = columns_of(TrustedDevice)
 
 
 @app.command("list")
 def list_(ctx: typer.Context, account: AccountArg, json_: JsonOpt = False) -> None:
     """List the account's trusted devices."""
-    rows = [{"id": d.id, "device": d.name, "state": d.state, "created_at": d.created_at,
-             "expires_at": d.expires_at, "revoked_at": d.revoked_at}
-            for d in twofa(ctx).trusted_devices(account)]
-    emit(plain(rows), as_json=json_, columns=COLUMNS, title="Trusted devices")
+    emit(plain(twofa(ctx).trusted_devices(account)), as_json=json_, columns=COLUMNS,
+         title="Trusted devices")
 
 
 @app.command("revoke")

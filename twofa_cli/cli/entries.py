@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from twofa_cli.cli.output import JsonOpt, YesOpt, confirm, emit, note, plain, twofa
-
-if TYPE_CHECKING:
-    from twofa_cli.api import Entry
+from twofa_cli.api import Entry
+from twofa_cli.cli.output import JsonOpt, YesOpt, columns_of, confirm, emit, note, plain, twofa
 
 app = typer.Typer(help="A customer's two-factor authentication entries.", no_args_is_help=True)
 AccountArg = Annotated[str, typer.Argument(help="Account id or email.", metavar="A")]
-# Columns added later go last: scripts that cut the columns before them keep working.
-COLUMNS = [("id", "ID"), ("method", "Method"), ("destination", "Destination"),
-           ("verified", "Verified"), ("preferred", "Preferred"), ("created_at", "Created"),
-           ("kind", "Kind"), ("name", "Name"), ("last_used_at", "Last used")]
+COLUMNS = columns_of(Entry)
 EntryArg = Annotated[str, typer.Argument(help="Entry id (or its method title, or a passkey's name).",
                                          metavar="ENTRY")]
 
@@ -24,15 +19,7 @@ EntryArg = Annotated[str, typer.Argument(help="Entry id (or its method title, or
 @app.command("list")
 def list_(ctx: typer.Context, account: AccountArg, json_: JsonOpt = False) -> None:
     """List the account's 2FA entries (destinations masked)."""
-    emit([_row(entry) for entry in twofa(ctx).entries(account)], as_json=json_, columns=COLUMNS,
-         title="2FA entries")
-
-
-def _row(entry: Entry) -> dict:
-    # Every entry the API lists is verified (an enrolment becomes one on its verify).
-    return plain({"id": entry.id, "method": entry.method, "destination": entry.destination,
-                  "verified": True, "preferred": entry.preferred, "created_at": entry.created_at,
-                  "kind": entry.kind, "name": entry.name, "last_used_at": entry.last_used_at})
+    emit(plain(twofa(ctx).entries(account)), as_json=json_, columns=COLUMNS, title="2FA entries")
 
 
 @app.command("prefer")
@@ -44,7 +31,8 @@ def prefer(ctx: typer.Context, account: AccountArg, entry: EntryArg,
     Example:
       twofa entry prefer alice@example.com "Authenticator app"
     """
-    emit(_row(twofa(ctx).prefer_entry(account, entry)), as_json=json_, title="Preferred entry")
+    emit(plain(twofa(ctx).prefer_entry(account, entry)), as_json=json_, columns=COLUMNS,
+         title="Preferred entry")
 
 
 @app.command("delete")
@@ -62,8 +50,7 @@ def delete(
     confirm(f"Delete 2FA entry {entry!r} of {account!r}?", yes=yes, as_json=json_)
     removed = api.delete_entry(account, entry)
     if json_:
-        emit({**_row(removed.entry), "trusted_devices_revoked": removed.trusted_devices_revoked},
-             as_json=True)
+        emit(plain(removed), as_json=True)
         return
     gone = removed.entry
     note(f"Deleted 2FA entry {gone.id} ({gone.method}, {gone.destination}).")

@@ -6,10 +6,10 @@ from typing import Annotated
 
 import typer
 
-from twofa_cli.cli.output import JsonOpt, emit, plain, twofa
+from twofa_cli.api import OutboxMessage
+from twofa_cli.cli.output import JsonOpt, columns_of, emit, plain, twofa
 
-COLUMNS = [("id", "ID"), ("created_at", "At"), ("to", "To"), ("channel", "Channel"),
-           ("body", "Body"), ("code", "Code")]
+COLUMNS = columns_of(OutboxMessage)
 
 
 def outbox(

@@ -36,6 +36,17 @@ ExistOkOpt = Annotated[bool, typer.Option(
 Columns = Sequence[tuple[str, str]]
 
 
+def columns_of(shape: type) -> Columns:
+    """A resource's columns: its result type's fields in order, so list, show, add and
+    update print the same keys (JSON) and the same header (TSV) as the library returns."""
+    return [(f.name, _label(f.name)) for f in dataclasses.fields(shape) if f.repr]
+
+
+def _label(key: str) -> str:
+    words = ["ID" if word == "id" else word for word in key.split("_")]
+    return " ".join([words[0][:1].upper() + words[0][1:], *words[1:]])
+
+
 FORMATS = ("table", "tsv", "json")
 # The root's ``--format table|tsv`` for the command being run (``--format json`` is --json).
 _chosen_format: ContextVar[str | None] = ContextVar("twofa_format", default=None)

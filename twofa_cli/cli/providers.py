@@ -6,10 +6,12 @@ from typing import Annotated
 
 import typer
 
+from twofa_cli.api import Provider
 from twofa_cli.cli.output import (
     ExistOkOpt,
     JsonOpt,
     YesOpt,
+    columns_of,
     confirm,
     emit,
     note,
@@ -29,8 +31,7 @@ app.add_typer(add_app, name="add")
 add_app.add_typer(configio_app, name="configio")
 add_app.add_typer(custom_app, name="custom")
 
-COLUMNS = [("id", "ID"), ("title", "Title"), ("kind", "Kind"), ("channel", "Channel"),
-           ("options", "Options")]
+COLUMNS = columns_of(Provider)
 
 ProviderArg = Annotated[str, typer.Argument(help="Provider id or title.", metavar="P")]
 TitleOpt = Annotated[str, typer.Option("--title", help="Name shown to admins.")]
@@ -69,7 +70,7 @@ def _credential(value: str | None, from_stdin: bool, option: str, prompt: str, *
 def _add(ctx: typer.Context, channel: str, title: str, options: dict, as_json: bool,
          exist_ok: bool) -> None:
     provider = twofa(ctx).add_provider(channel, title=title, options=options, exist_ok=exist_ok)
-    emit(plain(provider), as_json=as_json, title="Provider added")
+    emit(plain(provider), as_json=as_json, columns=COLUMNS, title="Provider added")
 
 
 @configio_app.command("smtp")
@@ -154,9 +155,7 @@ def list_(ctx: typer.Context, json_: JsonOpt = False) -> None:
 @app.command("show")
 def show(ctx: typer.Context, provider: ProviderArg, json_: JsonOpt = False) -> None:
     """Show one provider (credentials masked) and the secondary auth that uses it."""
-    usage = twofa(ctx).provider_usage(provider)
-    emit({**plain(usage.provider), "secondary_auth": [m.title for m in usage.secondary_auth]},
-         as_json=json_, title="Provider")
+    emit(plain(twofa(ctx).provider(provider)), as_json=json_, columns=COLUMNS, title="Provider")
 
 
 @app.command("update")
@@ -186,7 +185,7 @@ def update(
         "api_base_url": api_base_url,
     }
     updated = twofa(ctx).update_provider(provider, title=title, options=options)
-    emit(plain(updated), as_json=json_, title="Provider updated")
+    emit(plain(updated), as_json=json_, columns=COLUMNS, title="Provider updated")
 
 
 @app.command("delete")
@@ -201,8 +200,7 @@ def remove(ctx: typer.Context, provider: ProviderArg, yes: YesOpt = False, json_
                 "remove them and their customers' entries too?", yes=yes, as_json=json_)
     result = api.remove_provider(provider, cascade=bool(usage.secondary_auth))
     if json_:
-        emit({"removed": plain(result.provider),
-              "secondary_auth_removed": plain(result.secondary_auth_removed)}, as_json=True)
+        emit(plain(result), as_json=True)
         return
     note(f"Removed provider {result.provider.title!r} (id {result.provider.id}).")
     for method in result.secondary_auth_removed:

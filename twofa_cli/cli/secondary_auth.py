@@ -2,31 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from twofa_cli.cli.output import ExistOkOpt, JsonOpt, YesOpt, confirm, emit, note, plain, twofa
-
-if TYPE_CHECKING:
-    from twofa_cli.api import Method
+from twofa_cli.api import Method
+from twofa_cli.cli.output import (
+    ExistOkOpt, JsonOpt, YesOpt, columns_of, confirm, emit, note, plain, twofa,
+)
 
 app = typer.Typer(help="Secondary authentication providers (the methods customers enrol with).",
                   no_args_is_help=True)
-# "kind" last: scripts that cut the columns before it keep working.
-COLUMNS = [("id", "ID"), ("title", "Title"), ("provider", "Provider"), ("channel", "Channel"),
-           ("provider_id", "Provider ID"), ("kind", "Kind")]
+COLUMNS = columns_of(Method)
 MethodArg = Annotated[str, typer.Argument(help="Secondary auth id or title.", metavar="S")]
 FallbackOpt = Annotated[list[str] | None, typer.Option(
     "--fallback", help="A provider (id or title) that sends the code when the ones before fail "
     "or are over their hourly cap; repeat it, in order.", show_default=False)]
-
-
-def _row(method: Method) -> dict:
-    return plain({"id": method.id, "kind": method.kind, "provider_id": method.provider_id,
-                  "title": method.title,
-                  "provider": method.provider, "channel": method.channel,
-                  "created_at": method.created_at, "fallbacks": method.fallbacks})
 
 
 @app.command("add")
@@ -58,7 +49,7 @@ def add(
     method = twofa(ctx).add_secondary_auth(
         provider=provider, title=title, exist_ok=exist_ok, fallbacks=tuple(fallback or ()),
         kind="totp" if kind == "totp" else "passkey" if kind == "passkey" else "code")
-    emit(_row(method), as_json=json_, title="Secondary auth added")
+    emit(plain(method), as_json=json_, columns=COLUMNS, title="Secondary auth added")
 
 
 @app.command("update")
@@ -81,21 +72,21 @@ def update(
 
         raise BadInput("give --fallback (repeatable) or --no-fallbacks")
     updated = twofa(ctx).update_secondary_auth(method, fallbacks=tuple(fallback or ()))
-    emit(_row(updated), as_json=json_, title="Secondary auth updated")
+    emit(plain(updated), as_json=json_, columns=COLUMNS, title="Secondary auth updated")
 
 
 @app.command("list")
 def list_(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """List the secondary auth providers."""
-    emit([_row(method) for method in twofa(ctx).secondary_auths()], as_json=json_,
-         columns=COLUMNS, title="Secondary auth providers")
+    emit(plain(twofa(ctx).secondary_auths()), as_json=json_, columns=COLUMNS,
+         title="Secondary auth providers")
 
 
 @app.command("show")
 def show(ctx: typer.Context, method: MethodArg, json_: JsonOpt = False) -> None:
     """Show one method, its provider and how many customer entries use it."""
-    usage = twofa(ctx).secondary_auth(method)
-    emit({**_row(usage.method), "entries": usage.entries}, as_json=json_, title="Secondary auth")
+    emit(plain(twofa(ctx).secondary_auth(method)), as_json=json_, columns=COLUMNS,
+         title="Secondary auth")
 
 
 @app.command("delete")

@@ -6,12 +6,12 @@ from typing import Annotated
 
 import typer
 
-from twofa_cli.cli.output import JsonOpt, emit, note, plain, twofa
+from twofa_cli.api import Session
+from twofa_cli.cli.output import JsonOpt, columns_of, emit, note, plain, twofa
 
 app = typer.Typer(help="Login sessions: list an account's, or end them.", no_args_is_help=True)
 AccountArg = Annotated[str, typer.Argument(help="Account id or email.", metavar="A")]
-COLUMNS = [("id", "ID"), ("state", "State"), ("device", "Device"), ("client", "Client"),
-           ("created_at", "Started"), ("last_seen_at", "Last used"), ("expires_at", "Ends")]
+COLUMNS = columns_of(Session)
 
 
 @app.command("list")

@@ -51,5 +51,4 @@ def upgrade(ctx: typer.Context, database_url: DatabaseUrlOpt = None, json_: Json
     from twofa_cli.api import TwoFactor
 
     done = TwoFactor.upgrade_schema(ctx.find_root().obj.home, database_url=database_url)
-    emit({"database": done.database, "from": done.before, "to": done.after,
-          "changed": done.changed}, as_json=json_)
+    emit(plain(done), as_json=json_)

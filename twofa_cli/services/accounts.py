@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, func, insert
 from sqlmodel import Session, col, select
 
 from twofa_cli import validate
@@ -102,29 +102,39 @@ def list_accounts(rt: Runtime, *, limit: int = 100, offset: int = 0) -> list[dic
     with rt.transaction() as session:
         rows = session.exec(select(Account).order_by(col(Account.id))
                             .offset(sql_integer(offset, "offset")).limit(sql_integer(limit, "limit")))
-        return [account_public(a) for a in rows]
+        return [account_details(session, rt, a) for a in rows]
 
 
 def show_account(rt: Runtime, ident: str) -> dict:
     with rt.transaction() as session:
-        account = find(session, Account, ident, by="email", what="account")
-        entries = session.exec(select(Entry.id).where(Entry.account_id == account.id)).all()
-        trusted = session.exec(
-            select(TrustedDevice).where(TrustedDevice.account_id == account.id,
-                                        col(TrustedDevice.revoked_at).is_(None))
-        ).all()
-        # Failed passwords count against the login name (services/throttle.py).
-        failed_logins, login_blocked_until = throttle.state(session, rt, account.email)
-        return {
-            **account_public(account),
-            "entries": len(entries),
-            "trusted_devices": sum(1 for d in trusted if d.expires_at > rt.now()),
-            "failed_verifications": account.failed_verifications,
-            "locked_until": iso(account.locked_until) if account.locked_until
-            and account.locked_until > rt.now() else None,
-            "failed_logins": failed_logins,
-            "login_blocked_until": iso(login_blocked_until),
-        }
+        return account_details(session, rt, find(session, Account, ident, by="email",
+                                                 what="account"))
+
+
+def account_details(session: Session, rt: Runtime, account: Account) -> dict:
+    """An account with its 2FA state: what ``account list`` and ``account show`` print."""
+    now = rt.now()
+    entries = session.exec(select(func.count()).select_from(Entry)
+                           .where(Entry.account_id == account.id)).one()
+    trusted = session.exec(select(func.count()).select_from(TrustedDevice).where(
+        TrustedDevice.account_id == account.id, col(TrustedDevice.revoked_at).is_(None),
+        TrustedDevice.expires_at > now)).one()
+    # Failed passwords count against the login name (services/throttle.py).
+    failed_logins, login_blocked_until = throttle.state(session, rt, account.email)
+    locked = account.locked_until is not None and account.locked_until > now
+    return {
+        "id": account.id,
+        "email": account.email,
+        "name": account.name,
+        "audience": audience_of(account),
+        "entries": entries,
+        "trusted_devices": trusted,
+        "failed_verifications": account.failed_verifications,
+        "failed_logins": failed_logins,
+        "created_at": iso(account.created_at),
+        "lock_ends_at": iso(account.locked_until) if locked else None,
+        "login_block_ends_at": iso(login_blocked_until),
+    }
 
 
 def account_public(account: Account) -> dict:

@@ -72,11 +72,11 @@ def list_events(rt: Runtime, *, account: str | None = None, action: str | None =
 def event_public(event: AuditEvent) -> dict:
     return {
         "id": event.id,
-        "at": iso(event.at),
         "actor": event.actor,
         "action": event.action,
         "account_id": event.account_id,
         "target": event.target,
         "outcome": event.outcome,
         "detail": event.detail,
+        "created_at": iso(event.at),
     }

@@ -301,10 +301,10 @@ def simulate(connection: Connection, rt: Runtime, provider, message: Message, *,
              code: str | None = None) -> Receipt:
     """Put ``message`` in the outbox instead of sending it (simulate mode)."""
     outbox_id = _INSERT_OUTBOX.one(connection, {
-        "to": message.to, "channel": channel_class(provider.channel).medium,
+        "to": message.to, "channel": provider.channel,
         "subject": message.subject, "body": message.text, "code": code, "created_at": rt.now(),
     }).id
-    return Receipt(channel="outbox", to=message.to, message_id=f"outbox-{outbox_id}",
+    return Receipt(channel=provider.channel, to=message.to, message_id=f"outbox-{outbox_id}",
                    status="simulated")
 
 
@@ -354,7 +354,7 @@ def list_outbox(rt: Runtime, *, to: str | None = None, limit: int = 20) -> list[
             {
                 "id": m.id,
                 "to": m.to,
-                "channel": m.channel,
+                **_channel_and_medium(m.channel),
                 "subject": m.subject,
                 "body": m.body,
                 "code": m.code,
@@ -362,6 +362,13 @@ def list_outbox(rt: Runtime, *, to: str | None = None, limit: int = 20) -> list[
             }
             for m in session.exec(query)
         ]
+
+
+def _channel_and_medium(stored: str) -> dict:
+    """Outbox rows written before twofa kept the provider's channel hold its medium."""
+    if stored in ("email", "sms"):
+        return {"channel": None, "medium": stored}
+    return {"channel": stored, "medium": channel_class(stored).medium}
 
 
 # -- what providers report, and what operators see -----------------------------------

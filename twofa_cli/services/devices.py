@@ -127,7 +127,7 @@ def device_public(device: TrustedDevice, rt: Runtime) -> dict:
         state = "active"
     return {
         "id": device.id,
-        "device": device.device_name,
+        "name": device.device_name,
         "state": state,
         "created_at": iso(device.created_at),
         "expires_at": iso(device.expires_at),

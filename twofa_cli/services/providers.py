@@ -61,7 +61,7 @@ def add_provider(rt: Runtime, *, channel: str, title: str, options: dict | None 
         existing = session.exec(select(Provider).where(Provider.title == title)).first()
         if exist_ok and existing is not None and existing.channel == channel \
                 and _options(existing, key) == {**public, **secret}:
-            return provider_public(existing, key)
+            return provider_public(session, existing, key)
         ensure_title_free(session, Provider, title, what="provider")
         provider = Provider(
             kind=KINDS[channel],
@@ -75,21 +75,19 @@ def add_provider(rt: Runtime, *, channel: str, title: str, options: dict | None 
         session.add(provider)
         flush_titled(session, title, what="provider")
         audit.record(session, rt, "provider.add", target=f"{provider.id}:{title}", detail=channel)
-        return provider_public(provider, key)
+        return provider_public(session, provider, key)
 
 
 def list_providers(rt: Runtime) -> list[dict]:
     with rt.transaction() as session:
         providers = session.exec(select(Provider).order_by(col(Provider.id))).all()
-        return [provider_public(p, rt.key) for p in providers]
+        return [provider_public(session, p, rt.key) for p in providers]
 
 
 def show_provider(rt: Runtime, ident: str) -> dict:
     with rt.transaction() as session:
         provider = find(session, Provider, ident, by="title", what="provider")
-        data = provider_public(provider, rt.key)
-        data["secondary_auth"] = [s.title for s in _dependents(session, provider)]
-        return data
+        return provider_public(session, provider, rt.key)
 
 
 def update_provider(
@@ -122,7 +120,7 @@ def update_provider(
             session, rt, "provider.update",
             target=f"{provider.id}:{provider.title}", detail=",".join(changed),
         )
-        return provider_public(provider, rt.key)
+        return provider_public(session, provider, rt.key)
 
 
 def _dependents(session: Session, provider: Provider) -> list[SecondaryAuth]:
@@ -135,7 +133,7 @@ def removal_plan(rt: Runtime, ident: str) -> dict:
     with rt.transaction() as session:
         provider = find(session, Provider, ident, by="title", what="provider")
         return {
-            "provider": provider_public(provider, rt.key),
+            "provider": provider_public(session, provider, rt.key),
             "secondary_auth": [{"id": s.id, "title": s.title} for s in _dependents(session, provider)],
         }
 
@@ -152,16 +150,16 @@ def remove_provider(rt: Runtime, ident: str, *, cascade: bool = False) -> dict:
                 f"provider {provider.title!r} is used by secondary auth {titles}: "
                 "pass --yes to remove them too"
             )
+        data = provider_public(session, provider, rt.key)
         removed = [delete_secondary_auth(session, rt, s) for s in dependents]
         drop_fallback_provider(session, provider.id)
         session.flush()  # delete the methods first: no ORM relationship orders these DELETEs
-        data = provider_public(provider, rt.key)
         session.delete(provider)
         audit.record(session, rt, "provider.remove", target=f"{provider.id}:{provider.title}")
         return {"removed": data, "secondary_auth_removed": removed}
 
 
-def provider_public(provider: Provider, key: SecretKey) -> dict:
+def provider_public(session: Session, provider: Provider, key: SecretKey) -> dict:
     channel_cls = channel_class(provider.channel)
     options = dict(provider.options)
     if "api_base_url" in options:  # one stored before URLs were checked may hold a password
@@ -176,6 +174,7 @@ def provider_public(provider: Provider, key: SecretKey) -> dict:
         "medium": channel_cls.medium,
         "title": provider.title,
         "options": options,
+        "secondary_auth": [s.title for s in _dependents(session, provider)],
         "created_at": iso(provider.created_at),
         "updated_at": iso(provider.updated_at),
     }

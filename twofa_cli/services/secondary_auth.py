@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from twofa_cli import validate
@@ -133,8 +133,7 @@ def show_secondary_auth(rt: Runtime, ident: str) -> dict:
     with rt.transaction() as session:
         method = find(session, SecondaryAuth, ident, by="title", what="secondary auth provider")
         provider = session.get(Provider, method.provider_id) if method.provider_id else None
-        entries = session.exec(select(Entry.id).where(Entry.secondary_auth_id == method.id)).all()
-        return {**secondary_auth_public(method, provider, session), "entries": len(entries)}
+        return secondary_auth_public(method, provider, session)
 
 
 def entries_using(rt: Runtime, ident: str) -> int:
@@ -171,15 +170,17 @@ def delete_secondary_auth(session: Session, rt: Runtime, method: SecondaryAuth) 
 
 
 def secondary_auth_public(method: SecondaryAuth, provider: Provider | None,
-                          session: Session | None = None) -> dict:
-    fallbacks = _fallback_providers(session, method.id) if session is not None else []
+                          session: Session) -> dict:
+    entries = session.exec(select(func.count()).select_from(Entry)
+                           .where(Entry.secondary_auth_id == method.id)).one()
     return {
         "id": method.id,
         "kind": method.kind,
-        "provider_id": method.provider_id,
         "title": method.title,
+        "provider_id": method.provider_id,
         "provider": provider.title if provider is not None else None,
         "channel": provider.channel if provider is not None else None,
+        "fallbacks": [fallback.title for fallback in _fallback_providers(session, method.id)],
+        "entries": entries,
         "created_at": iso(method.created_at),
-        "fallbacks": [fallback.title for fallback in fallbacks],
     }

@@ -109,9 +109,10 @@ def db_status(home: str | Path | None = None, *, database_url: str | None = None
         engine.dispose()
     return {
         "database": mask_url(settings.database_url),
-        "current": current,
-        "head": schema.HEAD_REVISION,
+        "schema_revision": current,
+        "head_revision": schema.HEAD_REVISION,
         "up_to_date": current == schema.HEAD_REVISION,
+        "upgraded_from": None,
     }
 
 
@@ -121,5 +122,10 @@ def db_upgrade(home: str | Path | None = None, *, database_url: str | None = Non
         before, after = schema.upgrade(engine)
     finally:
         engine.dispose()
-    return {"database": mask_url(settings.database_url), "from": before, "to": after,
-            "changed": before != after}
+    return {
+        "database": mask_url(settings.database_url),
+        "schema_revision": after,
+        "head_revision": schema.HEAD_REVISION,
+        "up_to_date": after == schema.HEAD_REVISION,
+        "upgraded_from": before if before != after else None,
+    }

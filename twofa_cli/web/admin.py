@@ -395,8 +395,8 @@ def add_secondary_auth(request: Request) -> Response:
 
 def delete_method_page(request: Request) -> Response:
     admin = admin_of(request)
-    usage = admin.twofa.secondary_auth(request.path_params["method_id"])
-    return page(request, "admin_delete_method.html", admin=admin, usage=usage)
+    method = admin.twofa.secondary_auth(request.path_params["method_id"])
+    return page(request, "admin_delete_method.html", admin=admin, method=method)
 
 
 def delete_method(request: Request) -> Response:
@@ -459,7 +459,7 @@ def audit_csv(request: Request) -> Response:
                      "detail"])
     for e in events:
         writer.writerow([_cell(str(value)) for value in (
-            e.id, e.at.isoformat(), e.actor, e.action, "" if e.account_id is None else e.account_id,
+            e.id, e.created_at.isoformat(), e.actor, e.action, "" if e.account_id is None else e.account_id,
             e.target, e.outcome, e.detail)])
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
                     headers={"content-disposition": 'attachment; filename="audit.csv"'})
