@@ -317,12 +317,58 @@ def test_config_show_reports_name_policy_and_settings(cli, shop):
     ok(cli("config", "set", "company-name", "Acme Events", "--json"))
     ok(cli("customer", "enable", "--json"))
     shown = ok(cli("config", "show", "--json"))
-    assert shown["company_name"] == "Acme Events"
-    assert shown["customer"] == "Active" and shown["admin"] == "Inactive"
+    assert shown["company-name"] == "Acme Events"
+    assert shown["customer-allowed"] == "Active" and shown["admin-allowed"] == "Inactive"
     assert shown["delivery"]["mode"] == "simulate"
     assert shown["codes"] == {"length": 6, "ttl_seconds": 600, "max_attempts": 5}
     human = cli("config", "show")
     assert human.exit_code == 0 and "Acme Events" in human.stdout and "simulate" in human.stdout
+
+
+def _shown_names(shown: dict) -> list[str]:
+    """Every name ``config show --json`` prints: its top-level entries, each section's keys
+    as ``section.key``, and the names under ``sources``."""
+    names = []
+    for name, value in shown.items():
+        if name == "sources":
+            names += list(value)
+        elif isinstance(value, dict):
+            names += [f"{name}.{key}" for key in value]
+        else:
+            names.append(name)
+    return names
+
+
+def test_every_name_config_show_prints_is_read_by_config_get(cli, shop, home):
+    ok(cli("config", "set", "company-name", "Acme Events", "--json"))
+    ok(cli("customer", "enable", "--json"))
+    shown = ok(cli("config", "show", "--json"))
+    names = _shown_names(shown)
+    assert {"company-name", "customer-allowed", "admin-allowed", "home", "delivery.mode"} <= set(names)
+    for name in names:
+        got = ok(cli("config", "get", name, "--json"))
+        assert got["key"] == name
+        section, _, key = name.partition(".")
+        expected = shown[section][key] if key else shown[name]
+        assert got["value"] == expected, name
+    assert ok(cli("config", "get", "home", "--json"))["value"] == str(home)
+    table = cli("config", "show", "--format", "tsv")
+    assert table.exit_code == 0
+    for line in table.stdout.splitlines()[1:]:
+        name = line.split("\t")[0]
+        assert name in names
+        assert cli("config", "get", name).exit_code == 0, name
+
+
+@pytest.mark.parametrize("name", ["customer-allowed", "admin-allowed", "home"])
+def test_config_set_of_a_read_only_name_says_where_it_is_set(cli, database_url, name):
+    before = dump_store(database_url)
+    for args in (("set", name, "Active"), ("unset", name)):
+        run = cli("config", *args)
+        assert run.exit_code == 2
+        assert ("twofa customer" if name == "customer-allowed" else "twofa admin"
+                if name == "admin-allowed" else "--home") in single_error_line(run.stderr)
+    assert dump_store(database_url) == before
 
 
 @pytest.mark.parametrize("args", [("set", "colour", "blue"), ("get", "colour"),
