@@ -240,6 +240,8 @@ def test_apply_creates_and_keeps_an_authenticator_app_and_refuses_a_change_of_ki
      'providers[1].license_key: write a reference, "env:NAME" or "file:PATH"'),
     ('[[providers]]\ntitle = "X"\nchannel = "cdyne"\nlicense_key = "env:NOT_SET_ANYWHERE"\n',
      "providers[0].license_key: the environment variable NOT_SET_ANYWHERE is not set"),
+    ('[[providers]]\ntitle = "X"\nchannel = "cdyne"\nlicense_key = "env:SET_BUT_EMPTY"\n',
+     "providers[0].license_key: the environment variable SET_BUT_EMPTY is empty"),
     ('[[providers]]\ntitle = "X"\nchannel = "carrier pigeon"\n', "providers[0].channel"),
     ('[[secondary_auth]]\ntitle = "Y"\nprovider = "Nowhere"\n',
      "secondary_auth[0].provider: no provider 'Nowhere'"),
@@ -264,6 +266,7 @@ def test_apply_creates_and_keeps_an_authenticator_app_and_refuses_a_change_of_ki
 def test_a_bad_file_is_exit_2_with_the_path_of_the_bad_key_and_changes_nothing(
         cli, home, database_url, tmp_path, monkeypatch, document, message):
     monkeypatch.setenv("SMS_AUTH_TOKEN", TWILIO_TOKEN)
+    monkeypatch.setenv("SET_BUT_EMPTY", "")
     ok(cli("provider", "add", "configio", "smtp", "--title", "Email", "--json"))
     path = tmp_path / "bad.toml"
     # a good change first: nothing of it may be applied either
