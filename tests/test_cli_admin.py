@@ -14,7 +14,7 @@ import stat
 
 import pytest
 
-from tests.conftest import TWILIO_SID, Cli
+from tests.conftest import PG_URL, TWILIO_SID, Cli
 from tests.store_dump import dump_store
 
 TOKEN = "tokAdmin" + "5c" * 12 + "Zq"
@@ -116,6 +116,33 @@ def test_init_human_output_says_ready_then_already_initialised(fresh):
     assert str(fresh["home"]) in first.stdout
     again = cli("init")
     assert again.exit_code == 0 and "Already initialised" in again.stderr
+
+
+@pytest.mark.skipif(not PG_URL, reason="TWOFA_TEST_DATABASE_URL is not set")
+def test_init_on_a_missing_postgresql_database_leaves_nothing_and_says_how_to_create_it(
+        tmp_path, monkeypatch):
+    import uuid
+
+    from sqlalchemy.engine import make_url
+
+    missing = f"twofa_missing_{uuid.uuid4().hex[:12]}"
+    url = make_url(PG_URL).set(database=missing).render_as_string(hide_password=False)
+    home = tmp_path / "home"
+    monkeypatch.setenv("TWOFA_HOME", str(home))
+    cli = Cli()
+    run = cli("init", "--database-url", url)
+    assert run.exit_code == 1
+    line = single_error_line(run.stderr)
+    assert "createdb" in line and f"CREATE DATABASE {missing}" in line and "twofa init" in line
+    assert not home.exists()
+    refused = cli("init", "--database-url", url, "--json")
+    assert refused.exit_code == 1 and refused.json["error"]["code"] == "database_unavailable"
+    assert "createdb" in refused.json["error"]["message"]
+    # An existing empty home stays empty; the URL from the environment is checked the same way.
+    home.mkdir(mode=0o700)
+    monkeypatch.setenv("TWOFA_DATABASE_URL", url)
+    assert cli("init").exit_code == 1
+    assert list(home.iterdir()) == []
 
 
 def test_init_is_idempotent_and_keeps_key_config_and_data(fresh):
