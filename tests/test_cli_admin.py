@@ -14,7 +14,7 @@ import stat
 
 import pytest
 
-from tests.conftest import TWILIO_SID, Cli
+from tests.conftest import PG_URL, TWILIO_SID, Cli
 from tests.store_dump import dump_store
 
 TOKEN = "tokAdmin" + "5c" * 12 + "Zq"
@@ -116,6 +116,33 @@ def test_init_human_output_says_ready_then_already_initialised(fresh):
     assert str(fresh["home"]) in first.stdout
     again = cli("init")
     assert again.exit_code == 0 and "Already initialised" in again.stderr
+
+
+@pytest.mark.skipif(not PG_URL, reason="TWOFA_TEST_DATABASE_URL is not set")
+def test_init_on_a_missing_postgresql_database_leaves_nothing_and_says_how_to_create_it(
+        tmp_path, monkeypatch):
+    import uuid
+
+    from sqlalchemy.engine import make_url
+
+    missing = f"twofa_missing_{uuid.uuid4().hex[:12]}"
+    url = make_url(PG_URL).set(database=missing).render_as_string(hide_password=False)
+    home = tmp_path / "home"
+    monkeypatch.setenv("TWOFA_HOME", str(home))
+    cli = Cli()
+    run = cli("init", "--database-url", url)
+    assert run.exit_code == 1
+    line = single_error_line(run.stderr)
+    assert "createdb" in line and f"CREATE DATABASE {missing}" in line and "twofa init" in line
+    assert not home.exists()
+    refused = cli("init", "--database-url", url, "--json")
+    assert refused.exit_code == 1 and refused.json["error"]["code"] == "database_unavailable"
+    assert "createdb" in refused.json["error"]["message"]
+    # An existing empty home stays empty; the URL from the environment is checked the same way.
+    home.mkdir(mode=0o700)
+    monkeypatch.setenv("TWOFA_DATABASE_URL", url)
+    assert cli("init").exit_code == 1
+    assert list(home.iterdir()) == []
 
 
 def test_init_is_idempotent_and_keeps_key_config_and_data(fresh):
@@ -317,12 +344,58 @@ def test_config_show_reports_name_policy_and_settings(cli, shop):
     ok(cli("config", "set", "company-name", "Acme Events", "--json"))
     ok(cli("customer", "enable", "--json"))
     shown = ok(cli("config", "show", "--json"))
-    assert shown["company_name"] == "Acme Events"
-    assert shown["customer"] == "Active" and shown["admin"] == "Inactive"
+    assert shown["company-name"] == "Acme Events"
+    assert shown["customer-allowed"] == "Active" and shown["admin-allowed"] == "Inactive"
     assert shown["delivery"]["mode"] == "simulate"
     assert shown["codes"] == {"length": 6, "ttl_seconds": 600, "max_attempts": 5}
     human = cli("config", "show")
     assert human.exit_code == 0 and "Acme Events" in human.stdout and "simulate" in human.stdout
+
+
+def _shown_names(shown: dict) -> list[str]:
+    """Every name ``config show --json`` prints: its top-level entries, each section's keys
+    as ``section.key``, and the names under ``sources``."""
+    names = []
+    for name, value in shown.items():
+        if name == "sources":
+            names += list(value)
+        elif isinstance(value, dict):
+            names += [f"{name}.{key}" for key in value]
+        else:
+            names.append(name)
+    return names
+
+
+def test_every_name_config_show_prints_is_read_by_config_get(cli, shop, home):
+    ok(cli("config", "set", "company-name", "Acme Events", "--json"))
+    ok(cli("customer", "enable", "--json"))
+    shown = ok(cli("config", "show", "--json"))
+    names = _shown_names(shown)
+    assert {"company-name", "customer-allowed", "admin-allowed", "home", "delivery.mode"} <= set(names)
+    for name in names:
+        got = ok(cli("config", "get", name, "--json"))
+        assert got["key"] == name
+        section, _, key = name.partition(".")
+        expected = shown[section][key] if key else shown[name]
+        assert got["value"] == expected, name
+    assert ok(cli("config", "get", "home", "--json"))["value"] == str(home)
+    table = cli("config", "show", "--format", "tsv")
+    assert table.exit_code == 0
+    for line in table.stdout.splitlines()[1:]:
+        name = line.split("\t")[0]
+        assert name in names
+        assert cli("config", "get", name).exit_code == 0, name
+
+
+@pytest.mark.parametrize("name", ["customer-allowed", "admin-allowed", "home"])
+def test_config_set_of_a_read_only_name_says_where_it_is_set(cli, database_url, name):
+    before = dump_store(database_url)
+    for args in (("set", name, "Active"), ("unset", name)):
+        run = cli("config", *args)
+        assert run.exit_code == 2
+        assert ("twofa customer" if name == "customer-allowed" else "twofa admin"
+                if name == "admin-allowed" else "--home") in single_error_line(run.stderr)
+    assert dump_store(database_url) == before
 
 
 @pytest.mark.parametrize("args", [("set", "colour", "blue"), ("get", "colour"),

@@ -240,6 +240,8 @@ def test_apply_creates_and_keeps_an_authenticator_app_and_refuses_a_change_of_ki
      'providers[1].license_key: write a reference, "env:NAME" or "file:PATH"'),
     ('[[providers]]\ntitle = "X"\nchannel = "cdyne"\nlicense_key = "env:NOT_SET_ANYWHERE"\n',
      "providers[0].license_key: the environment variable NOT_SET_ANYWHERE is not set"),
+    ('[[providers]]\ntitle = "X"\nchannel = "cdyne"\nlicense_key = "env:SET_BUT_EMPTY"\n',
+     "providers[0].license_key: the environment variable SET_BUT_EMPTY is empty"),
     ('[[providers]]\ntitle = "X"\nchannel = "carrier pigeon"\n', "providers[0].channel"),
     ('[[secondary_auth]]\ntitle = "Y"\nprovider = "Nowhere"\n',
      "secondary_auth[0].provider: no provider 'Nowhere'"),
@@ -264,6 +266,7 @@ def test_apply_creates_and_keeps_an_authenticator_app_and_refuses_a_change_of_ki
 def test_a_bad_file_is_exit_2_with_the_path_of_the_bad_key_and_changes_nothing(
         cli, home, database_url, tmp_path, monkeypatch, document, message):
     monkeypatch.setenv("SMS_AUTH_TOKEN", TWILIO_TOKEN)
+    monkeypatch.setenv("SET_BUT_EMPTY", "")
     ok(cli("provider", "add", "configio", "smtp", "--title", "Email", "--json"))
     path = tmp_path / "bad.toml"
     # a good change first: nothing of it may be applied either
@@ -536,16 +539,46 @@ def test_python_m_twofa_cli_and_shell_completion(shell):
     assert listed.stdout.split() == ["show"]
 
 
+# Runs argv as an orphan in a session of its own: its parent leaves first, so it is
+# reparented to init (or the nearest subreaper) and no shell is anywhere above it, as
+# under CI, Docker or systemd; setsid(1) alone would keep the shell that ran pytest above.
+# The orphan runs argv and passes its exit code back through a pipe.
+_ORPHAN = """
+import os, subprocess, sys, time
+read, write = os.pipe()
+if os.fork() == 0:
+    os.setsid()
+    middle = os.getpid()
+    if os.fork():
+        os._exit(0)
+    while os.getppid() == middle:
+        time.sleep(0.01)
+    os.close(read)
+    code = subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL).returncode
+    os.write(write, str(code).encode())
+    os._exit(0)
+os.close(write)
+os.wait()
+sys.exit(int(os.read(read, 16) or b"99"))
+"""
+
+
+def run_with_no_shell_above(*argv: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", _ORPHAN, *argv], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, **env})
+
+
 def test_show_completion_prints_the_named_shells_script_with_no_shell_above(tmp_path):
-    """Under CI, Docker or systemd no shell is the parent: the SHELL argument decides."""
+    """Under CI, Docker or systemd no shell is above: the SHELL argument decides."""
     import json
 
+    detect = "import shellingham; shellingham.detect_shell()"
+    if run_with_no_shell_above(sys.executable, "-c", detect).returncode == 0:
+        pytest.skip("a shell is above every process here (init or a subreaper is a shell)")
     for shell, marker in (("bash", "_TWOFA_COMPLETE=complete_bash"), ("zsh", "#compdef twofa"),
                           ("fish", "complete --command twofa")):
-        run = subprocess.run([sys.executable, "-m", "twofa_cli", "--show-completion", shell],
-                             capture_output=True, text=True, stdin=subprocess.DEVNULL,
-                             start_new_session=True, timeout=60,
-                             env={**os.environ, "TWOFA_HOME": str(tmp_path)})
+        run = run_with_no_shell_above(sys.executable, "-m", "twofa_cli", "--show-completion",
+                                      shell, TWOFA_HOME=str(tmp_path))
         assert run.returncode == 0 and marker in run.stdout, (shell, run.stderr)
     unknown = subprocess.run([sys.executable, "-m", "twofa_cli", "--show-completion", "tcsh",
                               "--json"], capture_output=True, text=True, timeout=60,
@@ -563,11 +596,34 @@ def test_version_json_prints_one_json_document(bare_cli):
     assert bare_cli("--version").stdout.startswith("twofa ")
 
 
-def test_small_words_come_right(cli):
+def test_small_words_come_right(cli, tmp_path):
     missing = cli("entry", "delete", "nobody@example.com", "99")  # no --yes: the account first
     assert missing.exit_code == 3 and "no account 'nobody@example.com'" in missing.stderr
     nothing = cli("login", "nobody@example.com", input="")  # no terminal, no password at all
     assert nothing.exit_code == 2 and "--password-stdin" in nothing.stderr
+    assert "wrong email or password" not in nothing.stderr
+
+    shop(cli)
+    alice = "alice@example.com"
+    ok(cli("account", "add", alice, "--password-stdin", "--json", input="a long password\n"))
+    ok(cli("enroll", alice, "--method", "Email code", "--email", alice, "--json"))
+    code = ok(cli("outbox", "--limit", "1", "--json"))[0]["code"]
+    ok(cli("verify", alice, code, "--trust-device", "--json"))
+    revoked = cli("device", "revoke", alice, "--all")
+    assert revoked.exit_code == 0 and "Revoked 1 trusted device." in revoked.stderr
+    ok(cli("login", alice, "--password-stdin", "--json", "--device", "default",
+           input="a long password\n"))
+    code = ok(cli("outbox", "--limit", "1", "--json"))[0]["code"]
+    entry = ok(cli("verify", alice, code, "--trust-device", "--json"))["entry_id"]
+    last = cli("entry", "delete", alice, str(entry), "--yes")
+    assert last.exit_code == 0 and "1 trusted device revoked." in last.stderr
+
+    one = tmp_path / "one.toml"
+    one.write_text('company_name = "Acme Tickets"\n')
+    planned = cli("apply", str(one), "--dry-run")
+    assert planned.exit_code == 0 and "Dry run: 1 change planned, nothing changed." in planned.stderr
+    applied = cli("apply", str(one))
+    assert applied.exit_code == 0 and "Applied 1 change." in applied.stderr
 
 
 def test_lists_in_the_environment_are_comma_separated(cli, monkeypatch):

@@ -88,6 +88,36 @@ def test_the_allowed_switch_is_obeyed(rt, app_setup):
         enroll(rt, ALICE, method=APP)
 
 
+def test_a_second_app_enrolment_too_soon_says_the_issued_secret_still_works(home, clock,
+                                                                            app_setup):
+    from twofa_cli import TwoFactor
+
+    with TwoFactor.open(home, actor="tester", clock=clock) as twofa:
+        issued = twofa.enroll(ALICE, method=APP)
+        clock.advance(seconds=10)
+        with pytest.raises(Throttled) as refused:
+            twofa.enroll(ALICE, method=APP)
+        message = str(refused.value)
+        assert "code" in message and "new code" not in message  # nothing is ever sent to an app
+        assert "secret" in message and 20 <= refused.value.retry_after <= 21
+        assert message.endswith(f"in {refused.value.retry_after} s")
+        # The secret already issued still completes the enrolment.
+        assert twofa.verify(ALICE, code_at(issued.secret, clock.now)).status == "verified"
+
+
+def test_an_app_enrolment_too_soon_after_a_text_message_one_names_both(home, clock, app_setup):
+    from twofa_cli import TwoFactor
+
+    with TwoFactor.open(home, actor="tester", clock=clock) as twofa:
+        twofa.enroll(ALICE, method="Text message", phone=PHONE)
+        with pytest.raises(Throttled) as refused:
+            twofa.enroll(ALICE, method=APP)
+        message = str(refused.value)
+        assert "new code" not in message and "authenticator-app secret" in message
+        clock.advance(seconds=30)
+        assert twofa.enroll(ALICE, method=APP).secret
+
+
 def test_login_asks_for_the_apps_code_and_sends_nothing(rt, clock, app_setup):
     secret = enrolled_app(rt, clock)
     from twofa_cli.services.delivery import list_outbox
@@ -213,6 +243,21 @@ def test_cli_enrols_an_app_with_a_qr_code_and_logs_in_with_its_codes(cli, home, 
     assert "otpauth://totp/" in shown.stdout and "█" in shown.stderr
     # Piped, stdout holds only the header and the row: the picture went to stderr.
     assert "█" not in shown.stdout and len(shown.stdout.strip().splitlines()) == 2
+
+
+def test_cli_app_enrolment_too_soon_is_throttled_with_a_message_for_an_app(cli, home, rt,
+                                                                          app_setup):
+    first = cli("enroll", ALICE, "--method", APP, "--json")
+    assert first.exit_code == 0, first.stderr
+    again = cli("enroll", ALICE, "--method", APP, "--json")
+    assert again.exit_code == 4 and again.json["error"]["code"] == "throttled"
+    message = again.json["error"]["message"]
+    assert "new code" not in message and "secret" in message and again.json["error"]["retry_after"]
+    human = cli("enroll", ALICE, "--method", APP)
+    assert human.exit_code == 4 and "authenticator-app secret" in human.stderr
+    assert pyotp.TOTP(first.json["secret"]).now()  # the first secret is the one to use
+    verified = cli("verify", ALICE, pyotp.TOTP(first.json["secret"]).now(), "--json")
+    assert verified.json["status"] == "verified"
 
 
 def test_cli_login_says_code_required_and_refuses_a_replay(cli, home, rt, clock, app_setup):

@@ -211,7 +211,7 @@ class Settings(_Section):
 def resolve_home(home: str | Path | None = None) -> Path:
     if home:
         return Path(home).expanduser()
-    if env := os.environ.get("TWOFA_HOME"):
+    if env := os.environ.get(HOME_ENV):
         return Path(env).expanduser()
     from platformdirs import user_data_dir
 
@@ -220,6 +220,7 @@ def resolve_home(home: str | Path | None = None) -> Path:
 
 ENV_PREFIX = "TWOFA_"
 DATABASE_URL_ENV = "TWOFA_DATABASE_URL"
+HOME_ENV = "TWOFA_HOME"
 
 
 @dataclass(frozen=True)

@@ -65,9 +65,10 @@ def apply(
     if result.changes:
         emit(plain(result.changes), as_json=False, columns=CHANGE_COLUMNS, title="Plan")
     count = len(result.changes)
+    changes = f"{count} change{'' if count == 1 else 's'}"
     if not count:
         note("Nothing to change.")
     elif result.applied:
-        note(f"Applied {count} changes.")
+        note(f"Applied {changes}.")
     else:
-        note(f"Dry run: {count} change{'' if count == 1 else 's'} planned, nothing changed.")
+        note(f"Dry run: {changes} planned, nothing changed.")

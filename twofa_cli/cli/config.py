@@ -9,19 +9,29 @@ import typer
 from twofa_cli.cli.output import JsonOpt, emit, note, plain, twofa
 
 if TYPE_CHECKING:
-    from twofa_cli.api import Setting
+    from twofa_cli.api import Configuration, Setting
 
 app = typer.Typer(help="System configuration: the company name and every config.toml setting.",
                   no_args_is_help=True)
 
 COMPANY_NAME = "company-name"
+STORED = (COMPANY_NAME, "customer-allowed", "admin-allowed")  # kept in the store, not config.toml
 KeyArg = Annotated[str, typer.Argument(
     help="company-name, or a config.toml key by dotted name (delivery.mode, codes.ttl_seconds, "
-         "sms.allowed_countries, …).", metavar="KEY")]
+         "sms.allowed_countries, …); `config get` also reads customer-allowed, admin-allowed "
+         "and home.", metavar="KEY")]
 
 
 def _home(ctx: typer.Context) -> str | None:
     return ctx.find_root().obj.home
+
+
+def _stored(configuration: Configuration) -> dict[str, str]:
+    """What the store keeps, by the names `config get` takes."""
+    from twofa_cli.cli.policy import allowed_text
+
+    return dict(zip(STORED, (configuration.company_name, allowed_text(configuration.customer),
+                             allowed_text(configuration.admin)), strict=True))
 
 
 def _overridden(setting: Setting) -> None:
@@ -50,8 +60,8 @@ def set_(ctx: typer.Context, key: KeyArg,
 @app.command("get")
 def get(ctx: typer.Context, key: KeyArg, json_: JsonOpt = False) -> None:
     """Print one setting's effective value (--json adds where it comes from)."""
-    if key == COMPANY_NAME:
-        value = twofa(ctx).company_name()
+    if key in STORED:
+        value = _stored(twofa(ctx).configuration())[key]
         emit({"key": key, "value": value} if json_ else value, as_json=json_)
         return
     from twofa_cli.api import TwoFactor
@@ -82,14 +92,8 @@ def unset(ctx: typer.Context, key: KeyArg, json_: JsonOpt = False) -> None:
 def show(ctx: typer.Context, json_: JsonOpt = False) -> None:
     """Show the company name, the 2FA policy and every setting with where it comes from
     (secrets masked)."""
-    from twofa_cli.cli.policy import allowed_text
-
     shown = twofa(ctx).configuration()
-    stored = {
-        "company_name": shown.company_name,
-        "customer": allowed_text(shown.customer),
-        "admin": allowed_text(shown.admin),
-    }
+    stored = _stored(shown)
     if json_:
         sources = {setting.key: setting.source for setting in shown.sources}
         emit({**stored, **shown.settings, "sources": sources}, as_json=True)

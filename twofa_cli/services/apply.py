@@ -299,7 +299,8 @@ def _resolved(reference: Any, where: str, base: Path) -> str:
     if source == "env":
         value = os.environ.get(target)
         if not value:
-            raise BadInput(f"{where}: the environment variable {target[:60]} is not set")
+            state = "is not set" if value is None else "is empty"
+            raise BadInput(f"{where}: the environment variable {target[:60]} {state}")
         return value
     path = base / Path(target).expanduser()
     data = read_regular(path, limit=MAX_SECRET_FILE, what=f"{where}: {str(path)[:200]}")

@@ -196,7 +196,8 @@ def ensure_not_locked(rt: Runtime, account) -> None:
         )
 
 
-def ensure_challenge_allowed(rt: Runtime, checks: Row, *, purpose: str = "enroll") -> None:
+def ensure_challenge_allowed(rt: Runtime, checks: Row, *, purpose: str = "enroll",
+                             waiting: str | None = None) -> None:
     """Per-account limits on new challenges (enroll, login): an interval and an hourly cap.
 
     Without them one account could start challenges back to back, each a code sent.
@@ -204,7 +205,8 @@ def ensure_challenge_allowed(rt: Runtime, checks: Row, *, purpose: str = "enroll
     right after a successful enrolment or login is no abuse. A login's interval runs
     from the newest open login only: its code goes to an entry the account verified,
     not to the destination of a pending enrolment, so no destination gets codes closer
-    together; the hourly cap and the send caps still count every challenge.
+    together; the hourly cap and the send caps still count every challenge. ``waiting``
+    is said instead of "wait N s before asking for a new code" (see ``ensure_waited``).
     """
     throttle = rt.settings.throttle
     if checks.recent >= throttle.max_challenges_per_account_per_hour:
@@ -212,17 +214,30 @@ def ensure_challenge_allowed(rt: Runtime, checks: Row, *, purpose: str = "enroll
         raise Throttled(f"{checks.recent} codes were requested for this account in the last hour: "
                         f"try again in {wait} s", retry_after=wait)
     newest = checks.newest_open_login if purpose == "login" else checks.newest_open
-    ensure_waited(rt, newest, throttle.challenge_interval_seconds)
+    ensure_waited(rt, newest, throttle.challenge_interval_seconds, waiting=waiting)
 
 
-def ensure_waited(rt: Runtime, last: datetime | None, seconds: int) -> None:
-    """Refuse a new code until ``seconds`` have passed since ``last`` (if any)."""
+def ensure_waited(rt: Runtime, last: datetime | None, seconds: int, *,
+                  waiting: str | None = None) -> None:
+    """Refuse a new code until ``seconds`` have passed since ``last`` (if any); the refusal
+    says "``waiting`` in N s" when given (a request that sends no code)."""
     if last is None:
         return
     ready_at = last + timedelta(seconds=seconds)
     if ready_at > rt.now():
         wait = delivery.seconds_until(rt, ready_at)
-        raise Throttled(f"wait {wait} s before asking for a new code", retry_after=wait)
+        raise Throttled(f"{waiting} in {wait} s" if waiting
+                        else f"wait {wait} s before asking for a new code", retry_after=wait)
+
+
+def _app_enrolment_waiting(account: Row) -> str:
+    """A too-early authenticator-app enrolment: nothing is sent to an app, so the refusal
+    points at the challenge still pending instead of at a code to wait for."""
+    if account.kind == "totp" and account.purpose == "enroll":
+        return ("the authenticator-app secret just issued is still valid: add it to the app "
+                "and enter the code the app shows, or ask for a new secret")
+    return ("the code asked for just now is still pending: enter it, or ask for an "
+            "authenticator-app secret")
 
 
 def open_challenge(
@@ -251,7 +266,9 @@ def open_challenge(
         raise Conflict(f"already enrolled with this {method.method_title!r} destination "
                        f"(entry {checks.enrolled})")
     ensure_not_locked(rt, account)
-    ensure_challenge_allowed(rt, checks, purpose=purpose)
+    ensure_challenge_allowed(rt, checks, purpose=purpose,
+                             waiting=_app_enrolment_waiting(account)
+                             if app and purpose == "enroll" else None)
     over_cap = None
     if not app:  # a provider over its cap is passed over for the method's fallbacks
         delivery.enforce_destination_cap(rt, checks)

@@ -7,12 +7,14 @@ here can still be overridden by ``TWOFA_<SECTION>__<KEY>``; ``source`` says so.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, get_origin
 
 from pydantic import ValidationError
 
 from twofa_cli.config import (
+    HOME_ENV,
     Layers,
     Settings,
     describe_errors,
@@ -24,6 +26,13 @@ from twofa_cli.errors import BadInput, NotInitialised
 from twofa_cli.security import mask_url, write_private_file
 
 COMPANY_NAME = "company-name"  # kept in the store, not in config.toml
+HOME = "home"
+# Names `config show` prints that are read here but changed elsewhere, and where.
+READ_ONLY = {
+    "customer-allowed": "is changed by `twofa customer enable` or `twofa customer disable`",
+    "admin-allowed": "is changed by `twofa admin enable` or `twofa admin disable`",
+    HOME: "is chosen by `twofa --home PATH` or TWOFA_HOME, not by a setting",
+}
 
 
 def setting_keys() -> list[str]:
@@ -36,8 +45,10 @@ def split_key(key: str) -> tuple[str, str]:
     if key in setting_keys():
         section, _, name = key.partition(".")
         return section, name
-    raise BadInput(f"unknown setting {key[:40]!r}: choose {COMPANY_NAME} or a config.toml key: "
-                   f"{', '.join(setting_keys())}")
+    if key in READ_ONLY:
+        raise BadInput(f"{key} {READ_ONLY[key]}")
+    raise BadInput(f"unknown setting {key[:40]!r}: choose {COMPANY_NAME}, "
+                   f"{', '.join(READ_ONLY)} or a config.toml key: {', '.join(setting_keys())}")
 
 
 def _initialised_layers(home: str | Path | None) -> Layers:
@@ -47,17 +58,27 @@ def _initialised_layers(home: str | Path | None) -> Layers:
     return layers
 
 
-def _shown(section: str, key: str, value: Any) -> Any:
-    return mask_url(value) if (section, key) == ("database", "url") and value else value
+def _shown(settings: Settings, section: str, key: str) -> Any:
+    """The effective value, secrets masked: an empty ``database.url`` is the home's SQLite file."""
+    if (section, key) == ("database", "url"):
+        return mask_url(settings.database_url)
+    return getattr(getattr(settings, section), key)
+
+
+def _home_setting(home: str | Path | None) -> dict:
+    layers = _initialised_layers(home)
+    source = ("option --home" if home else f"environment {HOME_ENV}" if os.environ.get(HOME_ENV)
+              else "default")
+    return {"key": HOME, "value": str(layers.home), "source": source}
 
 
 def get_setting(home: str | Path | None, key: str) -> dict:
-    """The effective value of ``key`` and where it comes from."""
+    """The effective value of ``key`` (a config.toml key, or ``home``) and where it comes from."""
+    if key == HOME:
+        return _home_setting(home)
     section, name = split_key(key)
     layers = _initialised_layers(home)
-    settings = settings_from(layers)
-    value = getattr(getattr(settings, section), name)
-    return {"key": key, "value": _shown(section, name, value),
+    return {"key": key, "value": _shown(settings_from(layers), section, name),
             "source": layers.source(section, name)}
 
 
@@ -66,8 +87,7 @@ def describe(settings: Settings, layers: Layers) -> list[dict]:
     rows = []
     for dotted in setting_keys():
         section, name = dotted.split(".")
-        value = getattr(getattr(settings, section), name)
-        rows.append({"setting": dotted, "value": _shown(section, name, value),
+        rows.append({"setting": dotted, "value": _shown(settings, section, name),
                      "source": layers.source(section, name)})
     return rows
 

@@ -12,7 +12,7 @@ from twofa_cli.files import (PRIVATE_DIR, check_home, inspect, make_private_fold
                              write_private)
 from twofa_cli.security import SECRET_KEY_ENV, SecretKey, load_secret_key, mask_url
 from twofa_cli.store import current_key, schema
-from twofa_cli.store.engine import make_engine, transaction
+from twofa_cli.store.engine import connect, make_engine, transaction
 
 
 def initialise(home: str | Path | None = None, *, database_url: str | None = None) -> dict:
@@ -27,6 +27,7 @@ def initialise(home: str | Path | None = None, *, database_url: str | None = Non
     env_key = os.environ.get(SECRET_KEY_ENV)
     if env_key:
         SecretKey(env_key)  # a malformed key fails before anything is created
+    _reach_server(settings.database_url)
     created = []
     if make_private_folder(home_path, parents=True):
         created.append("home")
@@ -75,6 +76,20 @@ def initialise(home: str | Path | None = None, *, database_url: str | None = Non
         "upgraded_from": before if before != after else None,
         "created": created,
     }
+
+
+def _reach_server(url: str) -> None:
+    """Connect to a database server before anything is written, so a missing database, a
+    wrong password or a server that is down leaves no half-made home (an SQLite file is
+    made in place, once the home exists)."""
+    if url.startswith("sqlite"):
+        return
+    engine = make_engine(url)
+    try:
+        with connect(engine):
+            pass
+    finally:
+        engine.dispose()
 
 
 def _config_text(database_url: str | None) -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session, create_engine
 
@@ -81,9 +83,25 @@ def connect(engine: Engine) -> Iterator[Connection]:
     except OperationalError as exc:
         reason = (str(exc.orig).strip().splitlines() or ["unknown error"])[0][:300]
         where = engine.url.render_as_string(hide_password=True)
-        raise DatabaseUnavailable(f"cannot open the database {where}: {reason}") from None
+        raise DatabaseUnavailable(f"cannot open the database {where}: {reason}"
+                                  f"{_how_to_create(engine.url, reason)}") from None
     with connection:
         yield connection
+
+
+def _how_to_create(url: URL, reason: str) -> str:
+    """A hint when the PostgreSQL server is there but the database is not: twofa creates
+    tables, never databases (that takes a privilege the application should not hold)."""
+    name = url.database
+    if url.get_backend_name() != "postgresql" or not name \
+            or f'database "{name}" does not exist' not in reason:
+        return ""
+    createdb = ["createdb", *(["-h", url.host] if url.host else []),
+                *(["-p", str(url.port)] if url.port else []),
+                *(["-U", url.username] if url.username else []), name]
+    quoted = name if re.fullmatch(r"[a-z_][a-z0-9_]*", name) else '"' + name.replace('"', '""') + '"'
+    return (f"; create it with `{shlex.join(createdb)}` (or `CREATE DATABASE {quoted};` in psql), "
+            "then run `twofa init`")
 
 
 @contextmanager
