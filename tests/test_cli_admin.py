@@ -330,9 +330,11 @@ def test_a_database_without_schema_says_run_init(cli, monkeypatch, tmp_path):
 
 
 def test_config_set_and_get_company_name(cli):
-    assert ok(cli("config", "get", "company-name", "--json")) == {"key": "company-name", "value": ""}
+    # The shape of every other setting's; the company name is kept in the store.
+    assert ok(cli("config", "get", "company-name", "--json")) == {
+        "key": "company-name", "value": "", "source": "store"}
     assert ok(cli("config", "set", "company-name", "  Acme Events ", "--json")) == {
-        "key": "company-name", "value": "Acme Events"}
+        "key": "company-name", "value": "Acme Events", "source": "store"}
     run = cli("config", "get", "company-name")
     assert run.exit_code == 0 and run.stdout == "Acme Events\n"
     human = cli("config", "set", "company-name", "Acme Tickets")

@@ -32,7 +32,9 @@ def export(
         typer.echo(text, nl=False)
         return
     if json_:
-        emit({"output": str(output)}, as_json=True)
+        from twofa_cli.cli.documents import ExportWritten
+
+        emit(plain(ExportWritten(output)), as_json=True)
     else:
         note(f"Wrote {output}.")
 

@@ -46,10 +46,12 @@ def set_(ctx: typer.Context, key: KeyArg,
          json_: JsonOpt = False) -> None:
     """Set a setting, e.g. `twofa config set company-name "Acme Events"` or
     `twofa config set delivery.mode live`."""
-    if key == COMPANY_NAME:
-        emit({"key": key, "value": twofa(ctx).set_company_name(value)}, as_json=json_)
+    from twofa_cli.api import Setting, TwoFactor
+
+    if key == COMPANY_NAME:  # kept in the store, not in config.toml
+        name = twofa(ctx).set_company_name(value)
+        emit(plain(Setting(key=key, value=name, source="store")), as_json=json_)
         return
-    from twofa_cli.api import TwoFactor
 
     setting = TwoFactor.set_setting(key, value, _home(ctx))
     emit(plain(setting), as_json=json_)
@@ -60,11 +62,13 @@ def set_(ctx: typer.Context, key: KeyArg,
 @app.command("get")
 def get(ctx: typer.Context, key: KeyArg, json_: JsonOpt = False) -> None:
     """Print one setting's effective value (--json adds where it comes from)."""
-    if key in STORED:
+    from twofa_cli.api import Setting, TwoFactor
+
+    if key in STORED:  # kept in the store, not in config.toml
         value = _stored(twofa(ctx).configuration())[key]
-        emit({"key": key, "value": value} if json_ else value, as_json=json_)
+        emit(plain(Setting(key=key, value=value, source="store")) if json_ else value,
+             as_json=json_)
         return
-    from twofa_cli.api import TwoFactor
 
     setting = TwoFactor.setting(key, _home(ctx))
     value = setting.value

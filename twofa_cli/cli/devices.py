@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from twofa_cli.api import TrustedDevice
+from twofa_cli.cli.documents import CookiesForgotten, DevicesRevoked
 from twofa_cli.cli.output import JsonOpt, columns_of, emit, note, plain, twofa
 
 app = typer.Typer(help="Trusted devices: list, revoke, or forget a simulated browser's cookies.",
@@ -40,7 +41,7 @@ def revoke(
     account_id = api.account(account).id
     revoked = api.revoke_device(account_id, device, every=all_)
     if json_:
-        emit({"account_id": account_id, "revoked": revoked}, as_json=True)
+        emit(plain(DevicesRevoked(account_id=account_id, revoked=revoked)), as_json=True)
     else:
         note(f"Revoked {revoked} trusted device{'' if revoked == 1 else 's'}.")
 
@@ -57,6 +58,6 @@ def forget(
 
     cleared = Browser(TwoFactor.home_folder(ctx.find_root().obj.home), name).clear()
     if json_:
-        emit({"device": name, "cleared": cleared}, as_json=True)
+        emit(plain(CookiesForgotten(device=name, cleared=cleared)), as_json=True)
     else:
         note(f"Cleared the cookies of {name!r}." if cleared else f"{name!r} had no cookies.")

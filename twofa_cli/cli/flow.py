@@ -20,10 +20,14 @@ DeviceOpt = Annotated[str, typer.Option("--device", help="Simulated browser that
 
 
 def _code_sent(sent: CodeSent, api: TwoFactor, as_json: bool, *, login: bool = False) -> None:
-    data = {"status": "code_sent", **plain(sent)}
-    if not login:  # only a login can find a code already on its way
-        del data["reused"]
-    emit(data, as_json=as_json, title="Code already sent" if sent.reused else "Code sent")
+    from twofa_cli.cli.documents import CodeSentDocument, LoginCodeSent
+
+    shown = dict(status="code_sent", challenge_id=sent.challenge_id, expires_at=sent.expires_at,
+                 destination=sent.destination, sent_at=sent.sent_at)
+    # Only a login can find a code already on its way.
+    document = LoginCodeSent(**shown, reused=sent.reused) if login else CodeSentDocument(**shown)
+    emit(plain(document), as_json=as_json,
+         title="Code already sent" if sent.reused else "Code sent")
     if as_json:
         return
     if sent.reused:
@@ -74,8 +78,10 @@ def _secret_issued(issued: SecretIssued, qr_png: Path | None, as_json: bool) -> 
             write_private_file(qr_png, issued.qr_png())
         except OSError as exc:
             raise Rejected(f"cannot write {qr_png}: {exc.strerror or exc}") from None
-    data = {"status": "secret_issued", "challenge_id": issued.challenge_id,
-            "otpauth_uri": issued.otpauth_uri, "secret": issued.secret}
+    from twofa_cli.cli.documents import SecretIssuedDocument
+
+    data = plain(SecretIssuedDocument(status="secret_issued", challenge_id=issued.challenge_id,
+                                      otpauth_uri=issued.otpauth_uri, secret=issued.secret))
     if as_json:
         emit(data, as_json=True)
         return
@@ -130,20 +136,18 @@ def verify(
 
 
 def _verified(result: Verification, as_json: bool) -> None:
-    data: dict[str, object] = {
-        "status": result.status, "entry_id": result.entry_id,
-        "trusted_device": result.trusted_device, "account_id": result.account_id}
-    if result.recovery_codes:
-        data["recovery_codes"] = list(result.recovery_codes)
+    from twofa_cli.cli.documents import VerifiedDocument
+
     remaining = result.recovery_codes_remaining
-    if remaining is not None:
-        data["recovery_codes_remaining"] = remaining
     warning = None
     if remaining is not None and remaining <= RECOVERY_CODES_LOW:
         warning = (f"only {remaining} recovery codes left: make a new set with "
                    "`twofa recovery-codes generate`")
-        data["warning"] = warning
-    emit(data, as_json=as_json, title="Verified")
+    document = VerifiedDocument(
+        status=result.status, entry_id=result.entry_id, trusted_device=result.trusted_device,
+        account_id=result.account_id, recovery_codes=result.recovery_codes or None,
+        recovery_codes_remaining=remaining, warning=warning)
+    emit(plain(document), as_json=as_json, title="Verified")
     if not as_json and result.recovery_codes:
         note("Keep the recovery codes somewhere safe: they are shown only this once.")
     if not as_json and warning:
@@ -184,22 +188,26 @@ def login(
     # The session's token stays in the simulated browser, as a cookie would: `verify`
     # completes it, `logout` ends it.
     browser.set_session(result.account.id, result.session_token)
+    from twofa_cli.cli.documents import CodeRequiredDocument, LoginWithoutCode
+
     if result.code is not None:
         _code_sent(result.code, api, json_, login=True)
     elif result.required is not None:
-        emit({"status": "code_required", "challenge_id": result.required.challenge_id,
-              "method": result.required.method}, as_json=json_, title="Code required")
+        emit(plain(CodeRequiredDocument(status="code_required",
+                                        challenge_id=result.required.challenge_id,
+                                        method=result.required.method)),
+             as_json=json_, title="Code required")
         if not json_:
             note("Enter the code your authenticator app shows: `twofa verify ACCOUNT CODE`.")
     elif result.status == "passkey_required":  # a terminal cannot run the ceremony
-        emit({"status": result.status, "challenge_id": None, "expires_at": None,
-              "destination": None, "reason": None}, as_json=json_, title="Passkey required")
+        emit(plain(LoginWithoutCode(status="passkey_required", reason=None)), as_json=json_,
+             title="Passkey required")
         if not json_:
             note("This account signs in with a passkey: use a browser, or a recovery code "
                  "(`twofa verify ACCOUNT --recovery-code CODE`).")
     else:
-        emit({"status": result.status, "challenge_id": None, "expires_at": None,
-              "destination": None, "reason": result.reason}, as_json=json_, title="Logged in")
+        emit(plain(LoginWithoutCode(status="authenticated", reason=result.reason)),
+             as_json=json_, title="Logged in")
 
 
 def logout(ctx: typer.Context, account: AccountArg, device: DeviceOpt = "default",
@@ -214,6 +222,8 @@ def logout(ctx: typer.Context, account: AccountArg, device: DeviceOpt = "default
     ended = api.logout(token) if token else False
     browser.set_session(account_id, None)
     if json_:
-        emit({"account_id": account_id, "device": device, "ended": ended}, as_json=True)
+        from twofa_cli.cli.documents import LoggedOut
+
+        emit(plain(LoggedOut(account_id=account_id, device=device, ended=ended)), as_json=True)
     else:
         note("Logged out." if ended else f"{device!r} had no live session of this account.")

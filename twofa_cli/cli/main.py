@@ -293,10 +293,11 @@ def _version(value: bool) -> None:
     if value:
         from importlib.metadata import version
 
-        from twofa_cli.cli.output import output_format, to_json
+        from twofa_cli.cli.documents import Version
+        from twofa_cli.cli.output import output_format, plain, to_json
 
         number = version("twofa-cli")
-        typer.echo(to_json({"version": number}) if output_format() == "json"
+        typer.echo(to_json(plain(Version(number))) if output_format() == "json"
                    else f"twofa {number}")
         raise typer.Exit()
 

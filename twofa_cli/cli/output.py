@@ -170,8 +170,9 @@ def note(message: str) -> None:
 
 def report_error(exc: TwofaError, *, as_json: bool) -> None:
     if as_json:
-        error = {"code": exc.code, "message": exc.message, **exc.details}
-        typer.echo(to_json({"error": error}))
+        from twofa_cli.cli.documents import ErrorDocument
+
+        typer.echo(to_json(plain(ErrorDocument.of(exc))))
     else:
         typer.echo(f"Error: {printable(exc.message)}", err=True)
 
@@ -189,13 +190,23 @@ def twofa(ctx: typer.Context) -> TwoFactor:
     return state.twofa
 
 
+OMITTED_WHEN_NONE = "twofa_omitted_when_none"
+
+
+def omitted_when_none() -> Any:
+    """A dataclass field that ``plain()`` leaves out while it is None (an optional key)."""
+    return dataclasses.field(default=None, metadata={OMITTED_WHEN_NONE: True})
+
+
 def plain(value: Any) -> Any:
     """An API result as JSON-ready data: dataclasses as dicts (fields in order),
     datetimes as ISO-8601, paths as text, tuples as lists. A field kept out of the
-    repr (a secret, such as a trusted-device token) is kept out of the output too."""
+    repr (a secret, such as a trusted-device token) is kept out of the output too, and
+    so is an ``omitted_when_none()`` field while it is None."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name))
-                for f in dataclasses.fields(value) if f.repr}
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if f.repr and not (f.metadata.get(OMITTED_WHEN_NONE)
+                                   and getattr(value, f.name) is None)}
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, Path):

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import typer
 
-from twofa_cli.cli.output import JsonOpt, emit, note, twofa
+from twofa_cli.cli.documents import PolicyShown
+from twofa_cli.cli.output import JsonOpt, emit, note, plain, twofa
 
 if TYPE_CHECKING:
     from twofa_cli.api import Audience, Policy
 
 
-def allowed_text(policy: Policy) -> str:
+def allowed_text(policy: Policy) -> Literal["Active", "Inactive"]:
     return "Active" if policy.active else "Inactive"
 
 
@@ -22,9 +23,9 @@ def make_app(audience: Audience) -> typer.Typer:
                       no_args_is_help=True)
 
     def _show(policy: Policy, as_json: bool) -> None:
-        emit({"audience": policy.audience, "allowed": allowed_text(policy),
-              "active": policy.active, "secondary_auth_providers": policy.methods},
-             as_json=as_json, title=f"2FA for {who}")
+        shown = PolicyShown(audience=policy.audience, allowed=allowed_text(policy),
+                            active=policy.active, secondary_auth_providers=policy.methods)
+        emit(plain(shown), as_json=as_json, title=f"2FA for {who}")
 
     @app.command("enable")
     def enable(ctx: typer.Context, json_: JsonOpt = False) -> None:

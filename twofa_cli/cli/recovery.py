@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from twofa_cli.cli.output import JsonOpt, YesOpt, confirm, emit, note, twofa
+from twofa_cli.cli.documents import RecoveryCodes, RecoveryCodesLeft
+from twofa_cli.cli.output import JsonOpt, YesOpt, confirm, emit, note, plain, twofa
 
 app = typer.Typer(help="Recovery codes: single-use codes for when the phone is lost.",
                   no_args_is_help=True)
@@ -28,7 +29,7 @@ def generate(ctx: typer.Context, account: AccountArg, yes: YesOpt = False,
         confirm(f"{remaining} unused recovery codes of {account!r} will stop working.",
                 yes=yes, as_json=json_)
     codes = api.generate_recovery_codes(account)
-    emit({"recovery_codes": list(codes)}, as_json=json_, title="Recovery codes")
+    emit(plain(RecoveryCodes(tuple(codes))), as_json=json_, title="Recovery codes")
     if not json_:
         note("Keep them somewhere safe: they are shown only this once.")
 
@@ -36,5 +37,5 @@ def generate(ctx: typer.Context, account: AccountArg, yes: YesOpt = False,
 @app.command("status")
 def status(ctx: typer.Context, account: AccountArg, json_: JsonOpt = False) -> None:
     """How many of the account's recovery codes are unused."""
-    emit({"remaining": twofa(ctx).recovery_codes_remaining(account)}, as_json=json_,
-         title="Recovery codes")
+    emit(plain(RecoveryCodesLeft(twofa(ctx).recovery_codes_remaining(account))),
+         as_json=json_, title="Recovery codes")

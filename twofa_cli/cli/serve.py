@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 import signal
 from typing import Annotated
 
 import typer
 
-from twofa_cli.cli.output import JsonOpt, note
+from twofa_cli.cli.documents import Serving
+from twofa_cli.cli.output import JsonOpt, note, plain, to_json
 
 
 def serve(
@@ -45,7 +45,7 @@ def serve(
     def announce(bound: int) -> None:
         name = f"[{host}]" if ":" in host else host
         url = f"http://{name}:{bound}/login"
-        typer.echo(json.dumps({"url": url}) if json_ else f"Serving {url} (Ctrl-C to stop)")
+        typer.echo(to_json(plain(Serving(url))) if json_ else f"Serving {url} (Ctrl-C to stop)")
 
     class Server(uvicorn.Server):
         async def startup(self, sockets=None) -> None:

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from twofa_cli.api import Session
+from twofa_cli.cli.documents import SessionsRevoked
 from twofa_cli.cli.output import JsonOpt, columns_of, emit, note, plain, twofa
 
 app = typer.Typer(help="Login sessions: list an account's, or end them.", no_args_is_help=True)
@@ -43,6 +44,6 @@ def revoke(
     api = twofa(ctx)
     revoked = api.revoke_sessions(account) if all_ else api.revoke_session(account, session_id or 0)
     if json_:
-        emit({"revoked": revoked}, as_json=True)
+        emit(plain(SessionsRevoked(revoked=revoked)), as_json=True)
     else:
         note(f"Ended {revoked} session{'' if revoked == 1 else 's'}.")

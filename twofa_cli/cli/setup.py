@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from twofa_cli.cli.documents import HomeShown
 from twofa_cli.cli.output import JsonOpt, emit, note, plain
 
 DatabaseUrlOpt = Annotated[
@@ -25,9 +26,9 @@ def init(ctx: typer.Context, database_url: DatabaseUrlOpt = None, json_: JsonOpt
     from twofa_cli.api import TwoFactor
 
     home = TwoFactor.initialise(ctx.find_root().obj.home, database_url=database_url)
-    shown = {"home": home.path, "config": home.config_file, "database": home.database,
-             "key": home.key, "schema_revision": home.schema_revision,
-             "upgraded_from": home.upgraded_from, "created": home.created}
+    shown = HomeShown(home=home.path, config=home.config_file, database=home.database,
+                      key=home.key, schema_revision=home.schema_revision,
+                      upgraded_from=home.upgraded_from, created=home.created)  # type: ignore[arg-type]
     emit(plain(shown), as_json=json_, title="twofa home")
     if not json_:
         note("Ready." if home.created else "Already initialised; nothing to create.")
