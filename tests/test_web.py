@@ -45,14 +45,21 @@ def post(client, path: str, **fields: str):
     return client.post(path, data={"csrf_token": token, **fields})
 
 
+def submit(client, path: str, **fields: str):
+    """Post a form as a browser does: its redirect followed to the page that shows the result."""
+    response = post(client, path, **fields)
+    assert response.status_code == 303, (path, response.status_code)  # post/redirect/get
+    return client.get(response.headers["location"])
+
+
 def log_in(client, email: str = ALICE, password: str = PASSWORD):
     return post(client, "/login", email=email, password=password)
 
 
 def enrol(client, twofa) -> None:
     post(client, "/account/two-factor", method="1", phone=PHONE)
-    response = post(client, "/account/two-factor/verify", code=latest_code(twofa))
-    # The first entry's recovery codes are shown in this response, once (no redirect).
+    response = submit(client, "/account/two-factor/verify", code=latest_code(twofa))
+    # The first entry's recovery codes are shown by the page it leads to, once.
     assert response.status_code == 200 and response.text.count("<li><code>") == 10
 
 
@@ -101,14 +108,15 @@ def test_code_pages_are_not_stored(browser, twofa):
 
 
 def test_unknown_account_and_wrong_password_look_the_same(browser):
-    unknown = log_in(browser, "ghost@example.com", PASSWORD)
-    wrong_password = log_in(browser, ALICE, "not the password")
+    unknown = submit(browser, "/login", email="ghost@example.com", password=PASSWORD)
+    wrong_password = submit(browser, "/login", email=ALICE, password="not the password")
     assert unknown.status_code == wrong_password.status_code == 401
 
     def message(response) -> str:
         return re.search(r'role="alert">([^<]*)<', response.text).group(1)
 
-    assert message(unknown) == message(wrong_password) == "wrong email or password"
+    assert message(unknown) == message(wrong_password) == \
+        "That email and password do not match. Check them and try again."
     assert browser.get("/account").status_code == 303  # neither signed anyone in
 
 
@@ -135,26 +143,29 @@ def test_the_trusted_cookie_is_httponly_secure_lax_and_lives_as_long_as_the_devi
 
 def test_errors_are_words_with_their_http_status(browser, twofa, clock):
     log_in(browser)
-    bad_phone = post(browser, "/account/two-factor", method="1", phone="555-0199")
+    bad_phone = submit(browser, "/account/two-factor", method="1", phone="555-0199")
     assert bad_phone.status_code == 400 and "Mobile phone number" in bad_phone.text
-    unknown_method = post(browser, "/account/two-factor", method="99", phone=PHONE)
-    assert unknown_method.status_code == 404
+    assert "Enter a mobile phone number with its country code" in bad_phone.text
+    unknown_method = submit(browser, "/account/two-factor", method="99", phone=PHONE)
+    assert unknown_method.status_code == 404 and "Choose a method from the list." in \
+        unknown_method.text
     assert post(browser, "/account/two-factor", method="1", phone=PHONE).status_code == 303
     code = latest_code(twofa)
-    wrong_code = post(browser, "/account/two-factor/verify", code=wrong(code))
-    assert wrong_code.status_code == 401 and "wrong code (4 tries left)" in wrong_code.text
+    wrong_code = submit(browser, "/account/two-factor/verify", code=wrong(code))
+    assert wrong_code.status_code == 401
+    assert "That code is not right. You have 4 tries left." in wrong_code.text
     assert 'name="code"' in wrong_code.text  # the code form again
-    not_a_code = post(browser, "/account/two-factor/verify", code="12ab56")
-    assert not_a_code.status_code == 400 and "a code is 6 digits" in not_a_code.text
-    too_soon = post(browser, "/account/two-factor/resend")
+    not_a_code = submit(browser, "/account/two-factor/verify", code="12ab56")
+    assert not_a_code.status_code == 400 and "Enter the 6-digit code." in not_a_code.text
+    too_soon = submit(browser, "/account/two-factor/resend")
     assert too_soon.status_code == 429 and int(too_soon.headers["retry-after"]) > 0
-    assert "before asking for a new code" in too_soon.text and "Send New Code" in too_soon.text
+    assert "You can ask for another in" in too_soon.text and "Send New Code" in too_soon.text
     assert "disabled" not in too_soon.text
     clock.advance(seconds=31)
     resent = post(browser, "/account/two-factor/resend")
     assert resent.status_code == 303
     assert "A new code was sent." in browser.get(resent.headers["location"]).text
-    missing_entry = post(browser, "/account/two-factor/entries/999/delete")
+    missing_entry = submit(browser, "/account/two-factor/entries/999/delete")
     assert missing_entry.status_code == 404
     for text in (bad_phone.text, wrong_code.text, too_soon.text, missing_entry.text):
         assert "Traceback" not in text and "File \"" not in text
@@ -174,7 +185,7 @@ def test_a_failed_delivery_is_a_502_in_words(browser, twofa, home, http_server):
     with TwoFactor.open(home) as live, TestClient(create_app(live), base_url="https://shop.test",
                                                    follow_redirects=False) as client:
         log_in(client)
-        failed = post(client, "/account/two-factor", method=str(method.id), phone=PHONE)
+        failed = submit(client, "/account/two-factor", method=str(method.id), phone=PHONE)
     assert failed.status_code == 502
     assert "Traceback" not in failed.text and fake.token not in failed.text
     assert re.search(r'role="alert">[^<]+<', failed.text)
@@ -229,12 +240,13 @@ def test_the_email_method_asks_for_an_email_address(browser, twofa):
 def test_text_from_the_form_is_escaped_in_the_page(browser):
     log_in(browser)
     hostile = '"><script>alert(1)</script>'
-    response = post(browser, "/account/two-factor", method=hostile, phone=PHONE)
+    response = submit(browser, "/account/two-factor", method=hostile, phone=PHONE)
     assert response.status_code == 404
-    assert "<script>alert(1)" not in response.text and "&lt;script&gt;alert(1)" in response.text
+    assert "<script>alert(1)" not in response.text
     post(browser, "/logout")
-    echoed = log_in(browser, email=hostile, password=PASSWORD)
+    echoed = submit(browser, "/login", email=hostile, password=PASSWORD)
     assert echoed.status_code == 401 and "<script>alert(1)" not in echoed.text
+    assert "&lt;script&gt;alert(1)" in echoed.text  # the email typed comes back, escaped
 
 
 def test_the_pages_offer_the_authenticator_app_and_recovery_codes(browser, twofa, shop, clock):
@@ -244,14 +256,14 @@ def test_the_pages_offer_the_authenticator_app_and_recovery_codes(browser, twofa
     log_in(browser)
     form = browser.get("/account/two-factor?method=2").text
     assert ">Authenticator app</option>" in form and 'data-medium="app"' in form
-    issued = post(browser, "/account/two-factor", method="2")
+    issued = submit(browser, "/account/two-factor", method="2")
     assert issued.status_code == 200, issued.text
     page = issued.text
     assert "<svg" in page and "otpauth://totp/" in page
     secret = re.search(r"Key: <code>([A-Z2-7]+)</code>", page).group(1)
     assert "Verification code" in page and "Send New Code" not in page
     assert secret not in str(browser.cookies.get("twofa_session"))  # not in the session cookie
-    done = post(browser, "/account/two-factor/verify", code=pyotp.TOTP(secret).at(clock.now))
+    done = submit(browser, "/account/two-factor/verify", code=pyotp.TOTP(secret).at(clock.now))
     assert done.status_code == 200, done.text
     codes = re.findall(r"<li><code>([a-z0-9-]+)</code></li>", done.text)
     assert len(codes) == 10
@@ -262,8 +274,9 @@ def test_the_pages_offer_the_authenticator_app_and_recovery_codes(browser, twofa
     assert log_in(browser).headers["location"] == "/login/code"
     code_page = browser.get("/login/code").text
     assert "authenticator app" in code_page.lower() and "Recovery code" in code_page
-    wrong_one = post(browser, "/login/recovery", recovery_code="aaaaa-aaaaa")
-    assert wrong_one.status_code == 401 and "wrong code" in wrong_one.text
+    wrong_one = submit(browser, "/login/recovery", recovery_code="aaaaa-aaaaa")
+    assert wrong_one.status_code == 401
+    assert "That recovery code is not right. You have 4 tries left." in wrong_one.text
     used = post(browser, "/login/recovery", recovery_code=codes[0])
     assert used.status_code == 303 and used.headers["location"] == "/account?recovery_left=9"
     assert "9 left" in browser.get(used.headers["location"]).text
