@@ -39,6 +39,7 @@ from twofa_cli.api import (
     Verification,
 )
 from twofa_cli.web import flash, hooks
+from twofa_cli.web.access_log import AccessLog
 from twofa_cli.web.messages import About, customer_text
 from twofa_cli.web.security import (
     SESSION_COOKIE, SecurityMiddleware, add_headers, csrf_token, form,
@@ -80,7 +81,8 @@ def create_app(twofa: TwoFactor) -> Starlette:
     from twofa_cli.web.admin import ROUTES as ADMIN_ROUTES  # it builds on this module
 
     app = Starlette(routes=[*ADMIN_ROUTES, *ROUTES, *hooks.ROUTES],
-                    middleware=[Middleware(SecurityMiddleware, refuse=refuse)],
+                    middleware=[Middleware(AccessLog),
+                                Middleware(SecurityMiddleware, refuse=refuse)],
                     exception_handlers={HTTPException: http_error, TwofaError: library_error,
                                         Exception: server_error})
     app.state.twofa = twofa
