@@ -23,7 +23,7 @@ from webapp import ALICE, PASSWORD, app, live_server, shop  # noqa: F401 (fixtur
 SCREENSHOTS_TO = os.environ.get("TWOFA_SCREENSHOTS")  # a folder to copy them to (docs/images)
 
 
-REFUSED = "the passkey was not accepted: try again"  # the library's one message (rule 35)
+REFUSED = "The passkey was not accepted. Try again."  # the one refusal's words (rule 35)
 BROWSER_SAID_NO = "The passkey request was cancelled or timed out. Try again."  # passkey.js
 BOB = "bob@example.com"
 
