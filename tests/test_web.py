@@ -298,7 +298,85 @@ def test_the_customer_pages_carry_the_company_name_as_their_brand(browser):
 def test_a_form_address_opened_by_get_leads_to_its_page_not_405(browser, twofa):
     for path, page in (("/login/resend", "/login/code"), ("/logout", "/account"),
                        ("/account/two-factor/verify", "/account/two-factor"),
-                       ("/account/two-factor/resend", "/account/two-factor")):
+                       ("/account/two-factor/resend", "/account/two-factor"),
+                       ("/account/passkeys", "/account/two-factor"),
+                       ("/login/passkey", "/login/code"), ("/login/passwordless", "/login")):
         response = browser.get(path)
         assert (response.status_code, response.headers["location"]) == (303, page), path
     assert browser.post("/logout").status_code == 403  # a form without its token still is not
+
+
+def test_every_form_answers_303_to_a_page_that_shows_its_result_once(browser, twofa, shop, clock,
+                                                                   database_url):
+    """Post/redirect/get: a reload of the page a form led to shows it again, posts nothing,
+    and what it showed once (an error, new codes, a secret) is neither in a URL nor shown
+    again; the flash cookie that carried it holds no secret in the clear."""
+    import pyotp
+
+    shop("secondary-auth", "add", "--kind", "totp", "--title", "Authenticator app")
+
+    def result(path: str, shows: str, once: bool = True, **fields: str):
+        response = post(browser, path, **fields)
+        assert response.status_code == 303, path
+        location = response.headers["location"]
+        sealed = browser.cookies.get("twofa_flash") or ""
+        page = browser.get(location)
+        assert page.status_code not in (405, 500) and shows in page.text, (path, location)
+        before = dump_store(database_url)
+        reload = browser.get(location)
+        assert reload.status_code == 200 and (shows in reload.text) != once, (path, location)
+        assert dump_store(database_url) == before, path  # a reload changed nothing
+        return location, sealed, page
+
+    result("/login", "That email and password do not match.", email=ALICE, password="x")
+    assert log_in(browser).headers["location"] == "/account"
+    result("/account/two-factor", "Enter a mobile phone number", method="1", phone="12")
+    post(browser, "/account/two-factor", method="1", phone=PHONE)
+    code = latest_code(twofa)
+    result("/account/two-factor/verify", "You have 4 tries left.", code=wrong(code))
+    location, sealed, page = result("/account/two-factor/verify", "Your recovery codes",
+                                    code=code)
+    codes = re.findall(r"<li><code>([a-z0-9-]+)</code></li>", page.text)
+    assert len(codes) == 10 and location == "/account/two-factor?done=enrolled"
+    assert not any(c in sealed or c.replace("-", "") in sealed for c in codes)
+    location, sealed, page = result("/account/two-factor/recovery-codes", "Your recovery codes")
+    assert location == "/account/two-factor/recovery-codes"
+    clock.advance(seconds=31)
+    location, sealed, page = result("/account/two-factor", "otpauth://totp/", method="2")
+    secret = re.search(r"Key: <code>([A-Z2-7]+)</code>", page.text).group(1)
+    assert secret not in location and secret not in sealed
+    # a fixed notice named in the URL (?done=) stays on a reload: it is no secret
+    result("/account/two-factor/verify", "Two-factor authentication is on", once=False,
+           code=pyotp.TOTP(secret).at(clock.now))
+    result("/account/devices", "Your trusted devices were forgotten", once=False)
+    post(browser, "/logout")
+    clock.advance(seconds=31)
+    log_in(browser)
+    result("/login/code", "That code is not right.", code="000000")
+    result("/login/recovery", "That recovery code is not right.", recovery_code="aaaaa-aaaaa")
+    result("/login/resend", "A code was sent a moment ago.")
+
+
+def test_the_two_factor_page_renders_the_chosen_methods_own_form_without_script(
+        browser, twofa, shop):
+    twofa.add_provider("smtp", title="Mail", options={})
+    twofa.add_secondary_auth(provider="Mail", title="Email")
+    shop("secondary-auth", "add", "--kind", "totp", "--title", "Authenticator app")
+    shop("secondary-auth", "add", "--kind", "passkey", "--title", "Passkey")
+    ids = {m.title: m.id for m in twofa.secondary_auths()}
+    log_in(browser)
+    labels = ("Mobile phone number", "Email address", "Passkey name")
+    buttons = ("Send Code", "Set up app", "Add passkey")
+    for title, label, button in (("Text message", labels[0], buttons[0]),
+                                 ("Email", labels[1], buttons[0]),
+                                 ("Authenticator app", None, buttons[1]),
+                                 ("Passkey", labels[2], buttons[2])):
+        page = browser.get(f"/account/two-factor?method={ids[title]}").text
+        found = [text for text in labels if f">{text}</label>" in page]
+        assert found == ([label] if label else []), title
+        assert [b for b in buttons if f">{b}</button>" in page] == [button], title
+        # without script: a Continue button opens the page for another method (a GET form)
+        assert re.search(r'<form method="get" action="/account/two-factor"[^>]*>\s*'
+                         r'<label for="method">Service Provider</label>', page)
+        assert ">Continue</button>" in page
+        assert re.search(rf'<option value="{ids[title]}"[^>]*\sselected>', page), title

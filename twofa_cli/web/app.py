@@ -472,7 +472,9 @@ ROUTES = [
     *(Route(path, back_to(page), methods=["GET"]) for path, page in (
         ("/login/resend", "/login/code"), ("/login/recovery", "/login/code"),
         ("/logout", "/account"), ("/account/two-factor/verify", "/account/two-factor"),
-        ("/account/two-factor/resend", "/account/two-factor"))),
+        ("/account/two-factor/resend", "/account/two-factor"),
+        ("/account/passkeys", "/account/two-factor"), ("/login/passkey", "/login/code"),
+        ("/login/passwordless", "/login"))),
     Route("/account", account_page, methods=["GET"]),
     Route("/account/confirm", confirm_page, methods=["GET"]),
     Route("/account/confirm", confirm, methods=["POST"]),
