@@ -111,10 +111,10 @@ def test_the_customer_story_in_chromium(chromium, live_server, shop, twofa, cloc
     page.get_by_label("Verification code").fill(wrong(first))
     refused = submit(page, "Verify")
     assert refused.status == 401
-    assert page.get_by_role("alert").inner_text() == "wrong code (4 tries left)"
+    assert page.get_by_role("alert").inner_text() == "That code is not right. You have 4 tries left."
     shots(page, "two-factor-wrong-code")
     too_soon = submit(page, "Send New Code")
-    assert too_soon.status == 429 and "before asking for a new code" in page.get_by_role("alert").inner_text()
+    assert too_soon.status == 429 and "You can ask for another in" in page.get_by_role("alert").inner_text()
     assert page.get_by_role("button", name="Send New Code").is_enabled()
     clock.advance(seconds=31)
     assert submit(page, "Send New Code").status == 200
@@ -214,7 +214,7 @@ def test_a_stale_password_is_asked_again_before_a_factor_goes(chromium, live_ser
     assert page.url.startswith(f"{url}/account/confirm")
     page.get_by_label("Password").fill("not the password")
     submit(page, "Confirm")
-    assert page.get_by_role("alert").inner_text() == "wrong password"
+    assert page.get_by_role("alert").inner_text() == "That password is not right. Try again."
     page.get_by_label("Password").fill(PASSWORD)
     submit(page, "Confirm")
     assert page.get_by_role("heading", name="Delete this entry?").is_visible()

@@ -137,3 +137,35 @@ def test_serve_with_workers_honours_one_session_in_every_worker(home, shop):
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)
     assert process.returncode == 0 and "Traceback" not in err
+
+
+def test_serve_logs_a_line_per_request_without_codes_passwords_or_tokens(home, shop):
+    from twofa_cli import TwoFactor
+
+    with TwoFactor.open(home) as twofa:
+        twofa.enroll(ALICE, method="Text message", phone="+1 415 555 0199")
+        twofa.verify(ALICE, next(m.code for m in twofa.outbox() if m.code))
+    process, base = served(home)
+    try:
+        browser = Client()
+        assert browser.post(base, "/login", "/login", email=ALICE,
+                            password=PASSWORD).headers["location"] == "/login/code"
+        with TwoFactor.open(home) as twofa:
+            code = next(m.code for m in twofa.outbox() if m.code)
+        signed = browser.post(base, "/login/code", "/login/code", code=code)
+        assert signed.headers["location"] == "/account"
+        token = browser.cookies["twofa_session"]
+        browser.request("GET", base + "/account?recovery_left=9&token=" + token)
+        browser.request("GET", base + "/nowhere%0A1.2.3.4%20%22GET%20/forged%22%20200")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    lines = [line for line in err.splitlines() if "twofa.access" in line]
+    requests = [line.split('"')[1] for line in lines]
+    assert requests == ["GET /login", "POST /login", "GET /login/code", "POST /login/code",
+                        "GET /account", "GET /nowhere\\x0a1.2.3.4 \\x22GET /forged\\x22 200"]
+    assert [line.split('"')[-1].split()[0] for line in lines] == [
+        "200", "303", "200", "303", "200", "404"]
+    assert all(line.endswith(" ms") and "127.0.0.1" in line for line in lines)
+    for secret in (code, PASSWORD, token, "recovery_left", "?"):
+        assert not any(secret in line for line in lines), secret

@@ -18,7 +18,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from test_web import browser, enrol, log_in, post  # noqa: E402, F401 (fixtures)
+from test_web import browser, enrol, log_in, post, submit  # noqa: E402, F401 (fixtures)
 from webapp import ALICE, PASSWORD, app, csrf_of, latest_code, shop, twofa  # noqa: E402, F401
 
 
@@ -121,10 +121,10 @@ def test_a_restart_logs_nobody_out(browser, home, twofa, clock):
 
 def test_the_login_form_takes_an_email_only(browser, twofa):
     account_id = twofa.account(ALICE).id
-    by_id = log_in(browser, str(account_id), PASSWORD)
-    unknown = log_in(browser, "ghost@example.com", PASSWORD)
+    by_id = submit(browser, "/login", email=str(account_id), password=PASSWORD)
+    unknown = submit(browser, "/login", email="ghost@example.com", password=PASSWORD)
     assert by_id.status_code == unknown.status_code == 401
-    assert "wrong email or password" in by_id.text
+    assert "That email and password do not match." in by_id.text
     assert browser.get("/account").headers["location"] == "/login"
 
 
@@ -154,7 +154,9 @@ def test_deleting_an_entry_asks_for_the_password_then_confirms(browser, twofa, c
     token = csrf_of(confirm_page.text)
     wrong = browser.post(asked.headers["location"], data={"csrf_token": token,
                                                           "password": "not it"})
-    assert wrong.status_code == 401 and "wrong password" in wrong.text
+    assert wrong.headers["location"] == asked.headers["location"]  # the same page, by GET
+    wrong = browser.get(wrong.headers["location"])
+    assert wrong.status_code == 401 and "That password is not right." in wrong.text
     right = browser.post(asked.headers["location"], data={"csrf_token": token,
                                                           "password": PASSWORD})
     assert right.headers["location"] == address
@@ -187,16 +189,18 @@ def test_new_recovery_codes_and_revoking_devices_ask_for_the_password(browser, t
         assert post(browser, address).headers["location"].startswith("/account/confirm")
     confirm = "/account/confirm?next=/account/two-factor/recovery-codes"
     post(browser, confirm, password=PASSWORD)
-    made = post(browser, "/account/two-factor/recovery-codes")
+    made = submit(browser, "/account/two-factor/recovery-codes")
     assert made.status_code == 200 and made.text.count("<li><code>") == 10
     assert post(browser, "/account/devices").headers["location"] == "/account/devices?done=revoked"
 
 
 def test_the_sixth_wrong_password_is_answered_429_and_the_owner_still_signs_in(app, shop, twofa):
     with TestClient(app, base_url="https://shop.test", follow_redirects=False) as attacker:
-        statuses = [log_in(attacker, ALICE, f"guess number {n}").status_code for n in range(6)]
+        statuses = [submit(attacker, "/login", email=ALICE, password=f"guess number {n}")
+                    .status_code for n in range(6)]
         assert statuses == [401] * 5 + [429]
-        refused = log_in(attacker, ALICE, PASSWORD)  # even the right one waits, no hash
+        # even the right one waits, no hash
+        refused = submit(attacker, "/login", email=ALICE, password=PASSWORD)
         assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
     # TestClient's peer is always "testclient": the owner's browser is another client
     from twofa_cli.api import Throttled

@@ -12,9 +12,15 @@ class TwofaError(Exception):
     exit_code = 1
     code = "rejected"
 
-    def __init__(self, message: str, **details: object) -> None:
+    def __init__(self, message: str, *, reason: str = "", count: int | None = None,
+                 **details: object) -> None:
         super().__init__(message)
         self.message = message
+        # What happened, in a word ("wrong_code"), and the number it is about (tries left,
+        # a code's digits): for callers that word their own message, as the customer pages
+        # do (web/messages.py). Not in ``details``, which the CLI prints as they are.
+        self.reason = reason
+        self.count = count
         self.details = {k: v for k, v in details.items() if v is not None}
 
 
@@ -63,8 +69,9 @@ class Throttled(TwofaError):
     exit_code = 4
     code = "throttled"
 
-    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
-        super().__init__(message, retry_after=retry_after)
+    def __init__(self, message: str, *, retry_after: int | None = None,
+                 reason: str = "") -> None:
+        super().__init__(message, reason=reason, retry_after=retry_after)
         self.retry_after = retry_after
 
 

@@ -64,20 +64,21 @@ def phone_number(value: str, allowed_countries: list[str] | tuple[str, ...] = ()
 
     raw = (value or "").strip()
     if len(raw) > 32:
-        raise BadInput("phone number is too long")
+        raise BadInput("phone number is too long", reason="not_a_phone")
     try:
         parsed = phonenumbers.parse(raw, None)
     except phonenumbers.NumberParseException:
         raise BadInput(
-            f"{raw!r} is not a phone number in international format (e.g. +14155550123)"
+            f"{raw!r} is not a phone number in international format (e.g. +14155550123)",
+            reason="not_a_phone",
         ) from None
     if not phonenumbers.is_valid_number(parsed):
-        raise BadInput(f"{raw!r} is not a valid phone number")
+        raise BadInput(f"{raw!r} is not a valid phone number", reason="not_a_phone")
     region = phonenumbers.region_code_for_number(parsed)
     if allowed_countries and region not in allowed_countries:
         raise BadInput(
             f"SMS to {region or 'that country'} is not allowed "
-            f"(allowed: {', '.join(allowed_countries)})"
+            f"(allowed: {', '.join(allowed_countries)})", reason="country_not_allowed"
         )
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
@@ -87,11 +88,12 @@ def email_address(value: str) -> str:
 
     raw = (value or "").strip()
     if len(raw) > 254:
-        raise BadInput("email address is too long")
+        raise BadInput("email address is too long", reason="not_an_email")
     try:
         return validate_email(raw, check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise BadInput(f"{raw!r} is not a valid email address: {exc}") from None
+        raise BadInput(f"{raw!r} is not a valid email address: {exc}",
+                       reason="not_an_email") from None
 
 
 def sender_address(value: str, what: str = "the address") -> str:

@@ -56,8 +56,12 @@ def serve(
     if not _loopback(host):
         note("Warning: the cookies are Secure: browsers send them over plain http only to "
              "localhost; put an HTTPS proxy in front of this address.")
+    from twofa_cli.web.access_log import logging_config
+
+    # uvicorn's access log stays off (it prints query strings): ours is twofa.access.
     options = dict(host=host, port=port, log_level="warning", proxy_headers=False,
-                   server_header=False, lifespan="off")
+                   server_header=False, lifespan="off", access_log=False,
+                   log_config=logging_config())
     if workers > 1:
         _serve_workers(uvicorn.Config(
             "twofa_cli.web.serving:app_from_environment", factory=True, workers=workers,

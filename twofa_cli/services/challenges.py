@@ -192,7 +192,8 @@ def ensure_not_locked(rt: Runtime, account) -> None:
     if account.locked_until is not None and account.locked_until > rt.now():
         wait = delivery.seconds_until(rt, account.locked_until)
         raise Throttled(
-            f"too many failed verifications: 2FA is locked for {wait} s", retry_after=wait
+            f"too many failed verifications: 2FA is locked for {wait} s", retry_after=wait,
+            reason="locked",
         )
 
 
@@ -212,7 +213,7 @@ def ensure_challenge_allowed(rt: Runtime, checks: Row, *, purpose: str = "enroll
     if checks.recent >= throttle.max_challenges_per_account_per_hour:
         wait = delivery.seconds_until(rt, checks.oldest + delivery.HOUR)
         raise Throttled(f"{checks.recent} codes were requested for this account in the last hour: "
-                        f"try again in {wait} s", retry_after=wait)
+                        f"try again in {wait} s", retry_after=wait, reason="too_many_codes")
     newest = checks.newest_open_login if purpose == "login" else checks.newest_open
     ensure_waited(rt, newest, throttle.challenge_interval_seconds, waiting=waiting)
 
@@ -227,7 +228,8 @@ def ensure_waited(rt: Runtime, last: datetime | None, seconds: int, *,
     if ready_at > rt.now():
         wait = delivery.seconds_until(rt, ready_at)
         raise Throttled(f"{waiting} in {wait} s" if waiting
-                        else f"wait {wait} s before asking for a new code", retry_after=wait)
+                        else f"wait {wait} s before asking for a new code", retry_after=wait,
+                        reason="secret_just_issued" if waiting else "code_just_sent")
 
 
 def _app_enrolment_waiting(account: Row) -> str:
@@ -264,7 +266,7 @@ def open_challenge(
     })
     if purpose == "enroll" and checks.enrolled is not None:
         raise Conflict(f"already enrolled with this {method.method_title!r} destination "
-                       f"(entry {checks.enrolled})")
+                       f"(entry {checks.enrolled})", reason="already_enrolled")
     ensure_not_locked(rt, account)
     ensure_challenge_allowed(rt, checks, purpose=purpose,
                              waiting=_app_enrolment_waiting(account)
@@ -374,14 +376,16 @@ def resend(rt: Runtime, account: str) -> dict:
             row = find_account(connection, account)
             ensure_not_locked(rt, row)
             if row.challenge_id is None:
-                raise Rejected("no code is pending: log in or enrol first")
+                raise Rejected("no code is pending: log in or enrol first",
+                               reason="no_code_pending")
             if row.kind == "totp":
-                raise Rejected("nothing is sent for an authenticator app: enter the code it shows")
+                raise Rejected("nothing is sent for an authenticator app: enter the code it shows",
+                               reason="app_sends_nothing")
             throttle = rt.settings.throttle
             if row.sends >= throttle.max_sends_per_challenge:
                 raise Throttled(
                     f"a code was already sent {row.sends} times: start again by logging in "
-                    "or enrolling"
+                    "or enrolling", reason="too_many_sends"
                 )
             ensure_waited(rt, row.last_sent_at, throttle.resend_interval_seconds)
             provider = METHOD_BY_ID.one(connection, {"id": row.secondary_auth_id})
@@ -446,9 +450,9 @@ def verify(
     length = rt.settings.codes.length
     if recovery_code is None and not (code.isascii() and code.isdigit()
                                       and len(code) in (length, totp.DIGITS)):
-        raise BadInput(f"a code is {length} digits")
+        raise BadInput(f"a code is {length} digits", reason="code_format", count=length)
     if recovery_code is not None and (len(recovery_code) > 100 or not recovery_code.isascii()):
-        raise BadInput("a recovery code is 10 letters and digits")
+        raise BadInput("a recovery code is 10 letters and digits", reason="recovery_code_format")
     failure: TwofaError | None = None
     with rt.connection() as connection:
         row = find_account(connection, account)
@@ -456,27 +460,29 @@ def verify(
             connection, rt, session_token, account_id=row.id, state="pending")
         ensure_not_locked(rt, row)
         if row.challenge_id is None:
-            raise Rejected("no code is pending: log in or enrol first")
+            raise Rejected("no code is pending: log in or enrol first", reason="no_code_pending")
         if row.attempts >= rt.settings.codes.max_attempts:
-            raise Throttled("too many attempts: request a new code")
+            raise Throttled("too many attempts: request a new code", reason="too_many_attempts")
         if row.expires_at <= rt.now():
-            raise Rejected("the code has expired: request a new code")
+            raise Rejected("the code has expired: request a new code", reason="code_expired")
         step = None
         if recovery_code is not None:
             if row.purpose != "login":
-                raise Rejected("a recovery code completes a login, not an enrolment")
+                raise Rejected("a recovery code completes a login, not an enrolment",
+                               reason="recovery_code_enrolling")
             right = recovery.use(connection, rt, row, recovery_code)
             given = row.code_hmac  # the challenge is claimed as it stands
         elif row.kind == "totp":
             if len(code) != totp.DIGITS:
-                raise BadInput(f"an authenticator app's code is {totp.DIGITS} digits")
+                raise BadInput(f"an authenticator app's code is {totp.DIGITS} digits",
+                               reason="code_format", count=totp.DIGITS)
             secret = totp.unseal(rt.current_key(connection, row=row),
                                  row.challenge_secret or row.entry_secret)
             step = totp.matching_step(secret, code, rt.now())
             right, given = step is not None, ""
         else:
             if len(code) != length:
-                raise BadInput(f"a code is {length} digits")
+                raise BadInput(f"a code is {length} digits", reason="code_format", count=length)
             given = rt.current_key(connection, row=row).code_hmac(row.challenge_id, code)
             right = codes_match(row.code_hmac, given)
         if not right:
@@ -484,9 +490,10 @@ def verify(
         elif step is not None and row.entry_id is not None and not _ADVANCE_STEP.run(
                 connection, {"entry_id": row.entry_id, "step": step}).rowcount:
             audit.record(connection, rt, "code.replayed", account_id=row.id, outcome="rejected")
-            failure = Rejected("this code has already been used: wait for the next one")
+            failure = Rejected("this code has already been used: wait for the next one",
+                               reason="code_used")
         elif not _claim(connection, rt, row.challenge_id, given):
-            raise Rejected("this code has already been used")
+            raise Rejected("this code has already been used", reason="code_used")
         else:
             result = _complete(connection, rt, row, trust_device, device, step=step)
             if session is not None:
@@ -563,11 +570,11 @@ def _record_failure(connection: Connection, rt: Runtime, account: Row) -> TwofaE
     attempts = _COUNT_TRY.scalar(
         connection, {"challenge_id": account.challenge_id, "max_attempts": max_attempts})
     if attempts is None:  # a concurrent try used up the code (or a right one spent it)
-        raise Throttled("too many attempts: request a new code")
+        raise Throttled("too many attempts: request a new code", reason="too_many_attempts")
     counted = _COUNT_FAILURE.first(connection, {"account_id": account.id, "now": rt.now()})
     if counted is None:  # a concurrent try locked the account
         ensure_not_locked(rt, _LOCKED_UNTIL.one(connection, {"account_id": account.id}))
-        raise Throttled("too many failed verifications: 2FA is locked")
+        raise Throttled("too many failed verifications: 2FA is locked", reason="locked")
     failures, lockouts = counted
     audit.record(connection, rt, "code.failed", account_id=account.id, outcome="rejected")
     lockout = rt.settings.lockout
@@ -580,11 +587,14 @@ def _record_failure(connection: Connection, rt: Runtime, account: Row) -> TwofaE
                      detail=f"{failures} failed verifications in a row: locked for {seconds} s")
         return Throttled(
             f"too many failed verifications: 2FA is locked for {seconds} s", retry_after=seconds,
+            reason="locked",
         )
     left = max_attempts - attempts
     if left <= 0:
-        return Throttled("wrong code; too many attempts: request a new code")
-    return Rejected(f"wrong code ({left} {'try' if left == 1 else 'tries'} left)")
+        return Throttled("wrong code; too many attempts: request a new code",
+                         reason="last_try_wrong")
+    return Rejected(f"wrong code ({left} {'try' if left == 1 else 'tries'} left)",
+                    reason="wrong_code", count=left)
 
 
 def pending(rt: Runtime, account: str) -> dict | None:

@@ -108,10 +108,12 @@ def destination_for(rt: Runtime, provider: Provider, to: str) -> str:
     looks_like_email = "@" in to
     if medium == "sms":
         if looks_like_email:
-            raise BadInput(f"{provider.title!r} sends SMS: give a phone number, not an email")
+            raise BadInput(f"{provider.title!r} sends SMS: give a phone number, not an email",
+                           reason="not_a_phone")
         return validate.phone_number(to, rt.settings.sms.allowed_countries)
     if not looks_like_email:
-        raise BadInput(f"{provider.title!r} sends email: give an email address, not a phone number")
+        raise BadInput(f"{provider.title!r} sends email: give an email address, not a phone number",
+                       reason="not_an_email")
     # Lower-cased as a whole: one entry per mailbox whatever the case it was typed in.
     return validate.email_address(to).lower()
 
@@ -172,7 +174,7 @@ def enforce_destination_cap(rt: Runtime, counts) -> None:
         wait = seconds_until(rt, counts.to_destination_oldest + HOUR)
         raise Throttled(
             f"{throttle.max_per_destination_per_hour} codes were sent to this destination in the "
-            f"last hour: try again in {wait} s", retry_after=wait,
+            f"last hour: try again in {wait} s", retry_after=wait, reason="too_many_codes",
         )
 
 
@@ -183,7 +185,7 @@ def provider_over_cap(rt: Runtime, provider, sent: int, oldest: datetime | None)
         return None
     wait = seconds_until(rt, oldest + HOUR)
     return Throttled(f"provider {provider.title!r} reached its cap of {cap} messages an hour: "
-                     f"try again in {wait} s", retry_after=wait)
+                     f"try again in {wait} s", retry_after=wait, reason="sending_capped")
 
 
 def seconds_until(rt: Runtime, moment: datetime) -> int:
@@ -288,7 +290,8 @@ def send_with_failover(connection: Connection, rt: Runtime, provider, message: M
         raise passed[0][1]
     if all(not isinstance(error, DeliveryFailed) for _, error in passed):
         raise Throttled(f"every provider is over its hourly cap: {_passed_over(passed)}",
-                        retry_after=min(error.retry_after or 1 for _, error in passed))
+                        retry_after=min(error.retry_after or 1 for _, error in passed),
+                        reason="sending_capped")
     raise DeliveryFailed(f"no provider could send the code: {_passed_over(passed)}")
 
 

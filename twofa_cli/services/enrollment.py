@@ -33,20 +33,23 @@ def enroll(
             row = find_account(connection, account)
             audience = audience_of(row)
             if not system.is_active(row.allowed):
-                raise Rejected(f"two-factor authentication is Inactive for {audience}s")
+                raise Rejected(f"two-factor authentication is Inactive for {audience}s",
+                               reason="two_factor_off")
             chosen = find_row(connection, METHOD_BY_ID, METHOD_BY_TITLE, method, by="title",
                               what="secondary auth provider")
             if chosen.kind == "totp":
                 if phone is not None or email is not None:
                     raise BadInput(f"{chosen.method_title!r} is an authenticator app: "
-                                   "give no --phone or --email")
+                                   "give no --phone or --email", reason="app_takes_no_address")
                 return _issue_secret(connection, rt, row, chosen)
             if (phone is None) == (email is None):
-                raise BadInput("give exactly one of --phone or --email")
+                raise BadInput("give exactly one of --phone or --email",
+                               reason="address_missing")
             medium = channel_class(chosen.channel).medium
             if (medium == "sms") != (phone is not None):
                 wanted = "--phone with a phone number" if medium == "sms" else "--email"
-                raise BadInput(f"{chosen.method_title!r} sends {medium}: give {wanted}")
+                raise BadInput(f"{chosen.method_title!r} sends {medium}: give {wanted}",
+                               reason="address_missing")
             destination = destination_for(rt, chosen, phone if phone is not None else email)
             return open_challenge(connection, rt, row, chosen, purpose="enroll",
                                   destination=destination)

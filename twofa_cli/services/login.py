@@ -91,7 +91,7 @@ def login(
         with rt.connection() as connection:  # audited either way, so both paths cost alike
             audit.record(connection, rt, "login.failed", account_id=row.id if row else None,
                          target=str(account)[:100], outcome="rejected")
-        raise throttle.failed(attempt) or Rejected(WRONG_CREDENTIALS)
+        raise throttle.failed(attempt) or Rejected(WRONG_CREDENTIALS, reason="wrong_password")
     account_id, password_epoch = row.id, row.password_epoch
     # Equal cost (rule 32): an imported hash of other parameters is replaced at its first
     # right password, so its failed logins cost what every other one does from then on.
@@ -207,7 +207,7 @@ def confirm_password(rt: Runtime, token: str, password: str) -> dict:
         with rt.connection() as connection:
             audit.record(connection, rt, "login.failed", account_id=session.account_id,
                          target=session.email, outcome="rejected", detail="step-up")
-        raise throttle.failed(attempt) or Rejected("wrong password")
+        raise throttle.failed(attempt) or Rejected("wrong password", reason="wrong_password")
     with rt.connection() as connection:
         throttle.succeeded(connection, attempt)
         session = sessions.alive(connection, rt, token, state="signed_in")

@@ -107,7 +107,8 @@ def begin_registration(rt: Runtime, session_token: str, name: str | None = None)
         session = sessions.alive(connection, rt, session_token, state="signed_in")
         account = find_account(connection, session.account_id)
         if not system.is_active(account.allowed):
-            raise Rejected(f"two-factor authentication is Inactive for {audience_of(account)}s")
+            raise Rejected(f"two-factor authentication is Inactive for {audience_of(account)}s",
+                           reason="two_factor_off")
         _passkey_method(connection)
         webauthn = rt.settings.webauthn
         options = generate_registration_options(
@@ -149,7 +150,7 @@ def finish_registration(rt: Runtime, session_token: str, response: str) -> dict:
         account = find_account(connection, session.account_id)
         method = _passkey_method(connection)
         if _BY_CREDENTIAL.first(connection, {"credential_id": credential_id}) is not None:
-            raise Rejected("this passkey is registered already")
+            raise Rejected("this passkey is registered already", reason="passkey_registered")
         now = rt.now()
         name = spent.name or _default_name(connection, account.id, verified.aaguid)
         entry_id = upsert_entry(connection, account.id, method.id, credential_id[:254], now)
@@ -187,14 +188,15 @@ def begin_login(rt: Runtime, session_token: str | None = None) -> str:
     with rt.connection() as connection:
         if session_token is None:
             if not webauthn.passwordless:
-                raise Rejected("passwordless sign-in is off ([webauthn] passwordless)")
+                raise Rejected("passwordless sign-in is off ([webauthn] passwordless)",
+                               reason="passwordless_off")
             allowed, account_id, purpose = [], None, "passwordless"
             verification = UserVerificationRequirement.REQUIRED
         else:
             session = sessions.alive(connection, rt, session_token, state="pending")
             rows = _PASSKEYS_OF.run(connection, {"account_id": session.account_id}).rows()
             if not rows:
-                raise Rejected("this account has no passkey")
+                raise Rejected("this account has no passkey", reason="no_passkey")
             allowed = [_descriptor(row) for row in rows]
             account_id, purpose = session.account_id, "login"
             verification = _user_verification(rt)
@@ -220,7 +222,8 @@ def finish_login(rt: Runtime, response: str, session_token: str | None = None, *
         with rt.connection() as connection:
             sessions.alive(connection, rt, session_token, state="pending")
     elif not rt.settings.webauthn.passwordless:
-        raise Rejected("passwordless sign-in is off ([webauthn] passwordless)")
+        raise Rejected("passwordless sign-in is off ([webauthn] passwordless)",
+                       reason="passwordless_off")
     spent = _spend(rt, challenge, purpose, session_token)
     with rt.connection() as connection:
         found = _BY_CREDENTIAL.first(connection, {"credential_id": str(credential.get("id", ""))})
@@ -249,12 +252,13 @@ def finish_login(rt: Runtime, response: str, session_token: str | None = None, *
             audit.record(connection, rt, "passkey.cloned", account_id=found.account_id,
                          target=str(found.entry_id), outcome="rejected",
                          detail=f"sign count {new} after {old}")
-        raise Rejected(REFUSED)
+        raise Rejected(REFUSED, reason="passkey_refused")
     with rt.connection() as connection:
         if _USED.run(connection, {"passkey_id": found.id, "old": old, "new": new,
                                   "backup_state": verified.credential_backed_up,
                                   "now": rt.now()}).rowcount != 1:
-            raise Rejected(REFUSED)  # a concurrent use of the same count won
+            # a concurrent use of the same count won
+            raise Rejected(REFUSED, reason="passkey_refused")
         _VOID_LOGIN_CODES.run(connection, {"account_id": found.account_id})
         if session_token is not None:
             session = sessions.alive(connection, rt, session_token, state="pending")
@@ -278,14 +282,14 @@ def _passkey_method(connection: Connection):
     method = _PASSKEY_METHOD.first(connection, {})
     if method is None:
         raise NotFound("no passkey method: add one with `twofa secondary-auth add --kind passkey "
-                       "--title Passkey`")
+                       "--title Passkey`", reason="no_passkey_method")
     return method
 
 
 def _name(name: str) -> str:
     name = validate.text(name) if name.strip() else ""
     if len(name) > 64:
-        raise BadInput("a passkey name is at most 64 characters")
+        raise BadInput("a passkey name is at most 64 characters", reason="passkey_name_long")
     return name
 
 
@@ -339,13 +343,13 @@ def _spend(rt: Runtime, challenge: str, purpose: str, session_token: str | None)
 
 def _parse(response: str) -> dict:
     if len(response) > MAX_RESPONSE:
-        raise BadInput("not a passkey response: too long")
+        raise BadInput("not a passkey response: too long", reason="passkey_refused")
     try:
         credential = json.loads(response)
     except ValueError:
-        raise BadInput("not a passkey response: not JSON") from None
+        raise BadInput("not a passkey response: not JSON", reason="passkey_refused") from None
     if not isinstance(credential, dict) or not isinstance(credential.get("response"), dict):
-        raise BadInput("not a passkey response")
+        raise BadInput("not a passkey response", reason="passkey_refused")
     return credential
 
 
@@ -353,16 +357,17 @@ def _client_data(credential: dict) -> dict:
     try:
         data = json.loads(base64url_to_bytes(str(credential["response"]["clientDataJSON"])))
     except (KeyError, ValueError):
-        raise BadInput("not a passkey response: no client data") from None
+        raise BadInput("not a passkey response: no client data",
+                       reason="passkey_refused") from None
     if not isinstance(data, dict):
-        raise BadInput("not a passkey response: no client data")
+        raise BadInput("not a passkey response: no client data", reason="passkey_refused")
     return data
 
 
 def _client_challenge(credential: dict) -> str:
     challenge = _client_data(credential).get("challenge")
     if not isinstance(challenge, str) or not 0 < len(challenge) <= 128:
-        raise BadInput("not a passkey response: no challenge")
+        raise BadInput("not a passkey response: no challenge", reason="passkey_refused")
     return challenge
 
 
@@ -387,7 +392,7 @@ def _refused(rt: Runtime, account_id: int | None, why: str) -> Rejected:
     with rt.connection() as connection:
         audit.record(connection, rt, "passkey.failed", account_id=account_id,
                      outcome="rejected", detail=why[:300])
-    return Rejected(REFUSED)
+    return Rejected(REFUSED, reason="passkey_refused")
 
 
 _ENTRY = Prepared(select(_entry.c.id, _entry.c.account_id, _entry.c.destination,

@@ -97,7 +97,8 @@ def generate(rt: Runtime, account: str) -> dict:
     with rt.connection() as connection:
         row = find_account(connection, account)
         if _ANY_ENTRY.first(connection, {"account_id": row.id}) is None:
-            raise Rejected("this account has no 2FA entry: recovery codes come with the first one")
+            raise Rejected("this account has no 2FA entry: recovery codes come with the first one",
+                           reason="no_entry")
         codes = issue(connection, rt, row, replacing=True)
     notifications.notify(rt, row.id, "recovery_codes_replaced")
     return {"recovery_codes": codes}

@@ -110,7 +110,7 @@ def alive(connection: Connection, rt: Runtime, token: str | None, *,
     row = _BY_TOKEN.first(connection, {"token_sha256": digest}) if digest else None
     if row is None or not _alive(rt, row) or (account_id is not None and row.account_id != account_id) \
             or (state is not None and row.state != state):
-        raise Rejected(ENDED)
+        raise Rejected(ENDED, reason="session_ended")
     now = rt.now()
     if now - row.last_seen_at >= TOUCH_EVERY:
         _TOUCH.run(connection, {"session_id": row.id, "now": now})
@@ -129,7 +129,8 @@ def sign_in(connection: Connection, rt: Runtime, session: Row, token: str) -> st
     new = new_token()
     if _SIGN_IN.run(connection, {"session_id": session.id, "old": sha256_hex(token),
                                  "new": sha256_hex(new), "now": rt.now()}).rowcount != 1:
-        raise Rejected(ENDED)  # a concurrent verification completed it first
+        # a concurrent verification completed it first
+        raise Rejected(ENDED, reason="session_ended")
     return new
 
 
@@ -154,9 +155,10 @@ def require_step_up(connection: Connection, rt: Runtime, token: str, account: st
     session = alive(connection, rt, token, state="signed_in")
     _, number, email = lookup_keys(account, "email")
     if session.account_id != number and session.email != email:
-        raise Rejected(ENDED)
+        raise Rejected(ENDED, reason="session_ended")
     if step_up_due(rt, session):
-        raise PasswordRequired("confirm your password to make this change")
+        raise PasswordRequired("confirm your password to make this change",
+                               reason="password_required")
     return session
 
 

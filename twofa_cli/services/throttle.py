@@ -116,7 +116,7 @@ def failed(attempt: Attempt) -> Throttled | None:
     if not attempt.wait:
         return None
     return Throttled(f"too many failed passwords: try again in {attempt.wait} s",
-                     retry_after=attempt.wait)
+                     retry_after=attempt.wait, reason="too_many_passwords")
 
 
 def succeeded(connection: Connection, attempt: Attempt) -> None:
@@ -140,7 +140,8 @@ def _refusal(connection: Connection, rt: Runtime, subject: str, client: str) -> 
     rows = _ROWS.run(connection, {"subject": subject, "client": client}).rows()
     until = max((row.blocked_until for row in rows if row.blocked_until is not None), default=now)
     wait = delivery.seconds_until(rt, until) if until > now else 1
-    return Throttled(f"too many failed passwords: try again in {wait} s", retry_after=wait)
+    return Throttled(f"too many failed passwords: try again in {wait} s", retry_after=wait,
+                     reason="too_many_passwords")
 
 
 @cache

@@ -38,7 +38,9 @@ from twofa_cli.api import (
     TwofaError,
     Verification,
 )
-from twofa_cli.web import hooks
+from twofa_cli.web import flash, hooks
+from twofa_cli.web.access_log import AccessLog
+from twofa_cli.web.messages import About, customer_text
 from twofa_cli.web.security import (
     SESSION_COOKIE, SecurityMiddleware, add_headers, csrf_token, form,
 )
@@ -79,7 +81,8 @@ def create_app(twofa: TwoFactor) -> Starlette:
     from twofa_cli.web.admin import ROUTES as ADMIN_ROUTES  # it builds on this module
 
     app = Starlette(routes=[*ADMIN_ROUTES, *ROUTES, *hooks.ROUTES],
-                    middleware=[Middleware(SecurityMiddleware, refuse=refuse)],
+                    middleware=[Middleware(AccessLog),
+                                Middleware(SecurityMiddleware, refuse=refuse)],
                     exception_handlers={HTTPException: http_error, TwofaError: library_error,
                                         Exception: server_error})
     app.state.twofa = twofa
@@ -94,17 +97,21 @@ def library(request: Request) -> TwoFactor:
     return twofa
 
 
-def page(request: Request, name: str, error: TwofaError | None = None, *,
-         status: int | None = None, **context: Any) -> Response:
-    headers = {"retry-after": str(error.retry_after)} \
-        if isinstance(error, Throttled) and error.retry_after else None
-    context.update(error=error.message if error else None,
+def page(request: Request, name: str, **context: Any) -> Response:
+    """A page, with what the form that led here left to show once (web/flash.py): a
+    refused form's words and status, or its result."""
+    shown = flash.take(request)
+    context = {**shown.get("context", {}), **context}
+    context.update(error=shown.get("error"),
                    notice=NOTICES.get(request.query_params.get("done", "")),
                    brand=library(request).company_name() or "Shop")
     context.setdefault("signed_in", False)
     context.setdefault("passwordless", library(request).passwordless)
-    return templates.TemplateResponse(request, name, context, headers=headers,
-                                      status_code=status or (status_of(error) if error else 200))
+    headers = {"retry-after": str(shown["retry_after"])} if shown.get("retry_after") else None
+    response = templates.TemplateResponse(request, name, context, headers=headers,
+                                          status_code=shown.get("status", 200))
+    flash.forget(request, response)
+    return response
 
 
 def refuse(request: Request, message: str, status: int) -> Response:
@@ -114,9 +121,13 @@ def refuse(request: Request, message: str, status: int) -> Response:
 
 
 def to(request: Request, location: str, *, session_token: str | None = None,
-       verification: Verification | None = None, end_session: bool = False) -> Response:
-    """A redirect (303) that hands the browser its new cookies, if any."""
+       verification: Verification | None = None, end_session: bool = False,
+       **shown: Any) -> Response:
+    """A redirect (303) that hands the browser its new cookies, if any, and what the page
+    at ``location`` shows once (``shown``: its template's context)."""
     response = RedirectResponse(location, status_code=303)
+    if shown:
+        flash.keep(request, response, {"context": shown})
     if session_token:
         response.set_cookie(SESSION_COOKIE, session_token, path="/", secure=True, httponly=True,
                             samesite="lax")
@@ -124,6 +135,18 @@ def to(request: Request, location: str, *, session_token: str | None = None,
         response.delete_cookie(SESSION_COOKIE, path="/", secure=True, httponly=True,
                                samesite="lax")
     return trusting(request, response, verification)
+
+
+def refused(request: Request, location: str, error: TwofaError, about: About,
+            **kept: Any) -> Response:
+    """A refused form: back to its page (303), which shows the customer's words for the
+    error once, with its status, and what was typed (``kept``) that is no secret."""
+    response = RedirectResponse(location, status_code=303)
+    retry_after = error.retry_after if isinstance(error, Throttled) else None
+    flash.keep(request, response, {"error": customer_text(error, about),
+                                   "status": status_of(error), "retry_after": retry_after,
+                                   "context": kept})
+    return response
 
 
 def trusting(request: Request, response: Response, verification: Verification | None) -> Response:
@@ -178,7 +201,7 @@ def login(request: Request) -> Response:
                              client=request.client.host if request.client else "",
                              device_name=DEVICE_NAME, email_only=True)
     except TwofaError as error:
-        return page(request, "login.html", error=error, email=email)
+        return refused(request, "/login", error, "login", email=email)
     if old := request.scope["twofa.cookies"].get(SESSION_COOKIE):
         twofa.logout(old)  # this browser's earlier session, if any, ends here
     if result.authenticated:
@@ -187,18 +210,14 @@ def login(request: Request) -> Response:
     return to(request, f"/login/code{reused}", session_token=result.session_token)
 
 
-def login_code_page(request: Request, error: TwofaError | None = None) -> Response:
+def login_code_page(request: Request) -> Response:
+    """The code step of a login, with what was sent and when, from the store."""
     session, _ = session_of(request, "pending")
-    passkey = any(e.kind == "passkey" for e in library(request).entries(session.account_id))
-    return code_page(request, "login_code.html", session.account_id, error, passkey=passkey)
-
-
-def code_page(request: Request, name: str, account_id: int, error: TwofaError | None,
-              **context: Any) -> Response:
-    """A code step (login or enrolment) with what was sent and when, from the store."""
-    pending = library(request).pending_code(account_id)
-    return page(request, name, error=error, pending=pending,
-                reused=request.query_params.get("reused") == "1", **context)
+    twofa = library(request)
+    passkey = any(e.kind == "passkey" for e in twofa.entries(session.account_id))
+    return page(request, "login_code.html", passkey=passkey,
+                pending=twofa.pending_code(session.account_id),
+                reused=request.query_params.get("reused") == "1")
 
 
 def login_verify(request: Request) -> Response:
@@ -210,7 +229,7 @@ def login_verify(request: Request) -> Response:
             trust_device=fields.get("trust") == "yes",
             device_token=request.cookies.get(TRUSTED_COOKIE), device_name=DEVICE_NAME)
     except TwofaError as error:
-        return login_code_page(request, error)
+        return refused(request, "/login/code", error, "code")
     return to(request, "/account", session_token=verified.session_token, verification=verified)
 
 
@@ -221,7 +240,7 @@ def login_recovery(request: Request) -> Response:
             session.account_id, "", session_token=token,
             recovery_code=form(request).get("recovery_code", ""))
     except TwofaError as error:
-        return login_code_page(request, error)
+        return refused(request, "/login/code", error, "recovery")
     return to(request, f"/account?recovery_left={verified.recovery_codes_remaining or 0}",
               session_token=verified.session_token)
 
@@ -231,7 +250,7 @@ def login_resend(request: Request) -> Response:
     try:
         library(request).resend(session.account_id)
     except TwofaError as error:
-        return login_code_page(request, error)  # the code form again, with the reason
+        return refused(request, "/login/code", error, "resend")
     return to(request, "/login/code?done=sent")
 
 
@@ -251,18 +270,27 @@ def account_page(request: Request) -> Response:
                 signed_in=True, recovery_left=int(left) if left.isdigit() and len(left) < 3 else None)
 
 
-def two_factor_page(request: Request, error: TwofaError | None = None, *,
-                    status: int | None = None, **context: Any) -> Response:
+def two_factor_page(request: Request) -> Response:
     session, _ = session_of(request)
     twofa = library(request)
     methods = twofa.secondary_auths()
-    chosen = context.pop("chosen", None) or request.query_params.get("method")
-    selected = next((m for m in methods if str(m.id) == str(chosen)),
-                    methods[0] if methods else None)
+    chosen = request.query_params.get("method")
+    selected = next((m for m in methods if str(m.id) == chosen), methods[0] if methods else None)
     pending = twofa.pending_code(session.account_id)
-    return page(request, "two_factor.html", error=error, status=status, methods=methods,
-                selected=selected, entries=twofa.entries(session.account_id), signed_in=True,
-                pending=pending if pending and pending.purpose == "enroll" else None, **context)
+    issued = flash.take(request).get("context", {}).get("issued")
+    return page(request, "two_factor.html", methods=methods, selected=selected,
+                entries=twofa.entries(session.account_id), signed_in=True,
+                pending=pending if pending and pending.purpose == "enroll" else None,
+                issued=SecretIssued(**issued) if issued else None)
+
+
+def enrolled(request: Request, verification: Verification | None,
+             recovery_codes: list[str] | None) -> Response:
+    """Back to the two-factor page after a first factor: its recovery codes shown once."""
+    if recovery_codes:
+        return trusting(request, to(request, "/account/two-factor?done=enrolled",
+                                    recovery_codes=recovery_codes), verification)
+    return to(request, "/account/two-factor?done=enrolled", verification=verification)
 
 
 def enroll(request: Request) -> Response:
@@ -273,10 +301,12 @@ def enroll(request: Request) -> Response:
         sent = library(request).enroll(session.account_id, method=method,
                                        phone=fields.get("phone"), email=fields.get("email"))
     except TwofaError as error:
-        return two_factor_page(request, error, chosen=method)
+        return refused(request, f"/account/two-factor?method={quote(method)}", error, "enroll")
     if isinstance(sent, SecretIssued):
-        # The secret is shown in this response only: it is never in a URL or a cookie.
-        return two_factor_page(request, issued=sent)
+        # Shown once by the next page; never in a URL, sealed in the flash cookie.
+        return to(request, "/account/two-factor", issued={
+            "challenge_id": sent.challenge_id, "otpauth_uri": sent.otpauth_uri,
+            "secret": sent.secret})
     return to(request, "/account/two-factor")
 
 
@@ -288,11 +318,8 @@ def enroll_verify(request: Request) -> Response:
             session.account_id, fields.get("code", ""), trust_device=fields.get("trust") == "yes",
             device_token=request.cookies.get(TRUSTED_COOKIE), device_name=DEVICE_NAME)
     except TwofaError as error:
-        return two_factor_page(request, error)
-    if verified.recovery_codes:  # shown this once, in this response
-        return trusting(request, two_factor_page(request, recovery_codes=verified.recovery_codes,
-                                        enrolled=True), verified)
-    return to(request, "/account/two-factor?done=enrolled", verification=verified)
+        return refused(request, "/account/two-factor", error, "code")
+    return enrolled(request, verified, verified.recovery_codes)
 
 
 def enroll_resend(request: Request) -> Response:
@@ -300,7 +327,7 @@ def enroll_resend(request: Request) -> Response:
     try:
         library(request).resend(session.account_id)
     except TwofaError as error:
-        return two_factor_page(request, error)
+        return refused(request, "/account/two-factor", error, "resend")
     return to(request, "/account/two-factor?done=sent")
 
 
@@ -327,13 +354,14 @@ def delete_entry(request: Request) -> Response:
     except PasswordRequired:
         return step_up(request)
     except TwofaError as error:
-        return two_factor_page(request, error)
+        return refused(request, "/account/two-factor", error, "delete")
     return to(request, "/account/two-factor?done=deleted")
 
 
 def recovery_codes_page(request: Request) -> Response:
     session, _ = session_of(request)
-    if session.step_up_due:
+    # New codes just made are shown even when that change used up the step-up.
+    if session.step_up_due and not flash.take(request).get("context", {}).get("recovery_codes"):
         return step_up(request)
     left = library(request).recovery_codes_remaining(session.account_id)
     return page(request, "recovery_codes.html", remaining=left, signed_in=True)
@@ -346,9 +374,8 @@ def new_recovery_codes(request: Request) -> Response:
     except PasswordRequired:
         return step_up(request)
     except TwofaError as error:
-        return page(request, "recovery_codes.html", error=error, signed_in=True,
-                    remaining=library(request).recovery_codes_remaining(session.account_id))
-    return page(request, "recovery_codes.html", recovery_codes=codes, signed_in=True)
+        return refused(request, "/account/two-factor/recovery-codes", error, "recovery_codes")
+    return to(request, "/account/two-factor/recovery-codes", recovery_codes=codes)
 
 
 def devices_page(request: Request) -> Response:
@@ -382,9 +409,9 @@ def _next(request: Request) -> str:
     return wanted if safe and len(wanted) < 200 else "/account"
 
 
-def confirm_page(request: Request, error: TwofaError | None = None) -> Response:
+def confirm_page(request: Request) -> Response:
     session_of(request)
-    return page(request, "confirm.html", error=error, next=_next(request), signed_in=True)
+    return page(request, "confirm.html", next=_next(request), signed_in=True)
 
 
 def confirm(request: Request) -> Response:
@@ -392,7 +419,8 @@ def confirm(request: Request) -> Response:
     try:
         library(request).confirm_password(token, form(request).get("password", ""))
     except TwofaError as error:
-        return confirm_page(request, error)
+        return refused(request, f"/account/confirm?next={quote(_next(request), safe='/')}",
+                       error, "confirm")
     return to(request, _next(request))
 
 
@@ -409,7 +437,7 @@ def http_error(request: Request, exc: Exception) -> Response:
 
 def library_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TwofaError)
-    return refuse(request, exc.message, status_of(exc))
+    return refuse(request, customer_text(exc), status_of(exc))
 
 
 def server_error(request: Request, exc: Exception) -> Response:
@@ -444,7 +472,9 @@ ROUTES = [
     *(Route(path, back_to(page), methods=["GET"]) for path, page in (
         ("/login/resend", "/login/code"), ("/login/recovery", "/login/code"),
         ("/logout", "/account"), ("/account/two-factor/verify", "/account/two-factor"),
-        ("/account/two-factor/resend", "/account/two-factor"))),
+        ("/account/two-factor/resend", "/account/two-factor"),
+        ("/account/passkeys", "/account/two-factor"), ("/login/passkey", "/login/code"),
+        ("/login/passwordless", "/login"))),
     Route("/account", account_page, methods=["GET"]),
     Route("/account/confirm", confirm_page, methods=["GET"]),
     Route("/account/confirm", confirm, methods=["POST"]),

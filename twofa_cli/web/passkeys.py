@@ -9,12 +9,15 @@ Every check of rule 35 is the library's; these routes only pick the session.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from twofa_cli.api import TwofaError
 from twofa_cli.web import app as web
+from twofa_cli.web.messages import customer_text
 from twofa_cli.web.security import SESSION_COOKIE, form
 
 
@@ -23,8 +26,9 @@ def options(json_text: str) -> Response:
 
 
 def refused(error: TwofaError) -> Response:
-    """What passkey.js shows in the form: the library's message, never a stack trace."""
-    return JSONResponse({"error": error.message}, status_code=web.status_of(error))
+    """What passkey.js shows in the form: the customer's words, never a stack trace."""
+    return JSONResponse({"error": customer_text(error, "passkey")},
+                        status_code=web.status_of(error))
 
 
 # -- Add passkey (Two-Factor Authentication) ------------------------------------------------
@@ -45,9 +49,10 @@ def register(request: Request) -> Response:
         added = web.library(request).finish_passkey_registration(
             token, form(request).get("response", ""))
     except TwofaError as error:
-        return web.two_factor_page(request, error, chosen=form(request).get("method"))
+        method = quote(form(request).get("method", ""))
+        return web.refused(request, f"/account/two-factor?method={method}", error, "passkey")
     if added.recovery_codes:  # her first factor: its recovery codes, shown this once
-        return web.two_factor_page(request, recovery_codes=added.recovery_codes, enrolled=True)
+        return web.enrolled(request, None, added.recovery_codes)
     return web.to(request, "/account/two-factor?done=passkey")
 
 
@@ -68,7 +73,7 @@ def login(request: Request) -> Response:
         verified = web.library(request).finish_passkey_login(form(request).get("response", ""),
                                                              token)
     except TwofaError as error:
-        return web.login_code_page(request, error)
+        return web.refused(request, "/login/code", error, "passkey")
     return web.to(request, "/account", session_token=verified.session_token)
 
 
@@ -89,7 +94,7 @@ def passwordless(request: Request) -> Response:
             form(request).get("response", ""), device_name=web.DEVICE_NAME,
             client=request.client.host if request.client else "")
     except TwofaError as error:
-        return web.page(request, "login.html", error=error)
+        return web.refused(request, "/login", error, "passkey")
     if old := request.scope["twofa.cookies"].get(SESSION_COOKIE):
         twofa.logout(old)  # this browser's earlier session, if any, ends here
     return web.to(request, "/account", session_token=verified.session_token)
