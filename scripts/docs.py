@@ -2,7 +2,7 @@
 
     python scripts/docs.py            # rewrite every file's output blocks
     python scripts/docs.py --check    # exit 1 naming each block whose output is stale
-    python scripts/docs.py README.md  # only these files
+    python scripts/docs.py README.md  # only these files (default: README.md, docs/*.md)
 
 A fenced ``console`` block on the line after ``<!-- docs:run -->`` is run: each ``$ ``
 line (with its ``\\`` continuation lines) runs in bash and the lines under it become what
@@ -49,8 +49,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FILES = ["README.md", "docs/admin-walkthrough.md", "docs/customer-walkthrough.md",
-         "docs/sessions.md", "docs/configuration.md"]
+FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]  # those with blocks run
 START = datetime(2026, 11, 29, 19, 0, tzinfo=UTC)
 COMMAND_TIMEOUT = 60
 # What the reader sees for the session's home: as long as the real one, so that tables
@@ -383,11 +382,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true",
                         help="change nothing; exit 1 if a block differs from a fresh run")
     parser.add_argument("--serve", metavar="SOCKET", help=argparse.SUPPRESS)
-    parser.add_argument("files", nargs="*", type=Path, help=f"default: {' '.join(FILES)}")
+    parser.add_argument("files", nargs="*", type=Path,
+                        help="default: README.md and docs/*.md")
     args = parser.parse_args(argv)
     if args.serve:
         serve(args.serve)
-    paths = args.files or [ROOT / name for name in FILES]
+    paths = args.files or FILES
     committed = {path: path.read_text(encoding="utf-8") for path in paths}
     with tempfile.TemporaryDirectory(prefix="twofa-docs-") as scratch, \
             ThreadPoolExecutor(max_workers=len(paths)) as pool:  # one session per file
