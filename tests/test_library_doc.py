@@ -28,6 +28,19 @@ def test_the_example_takes_an_empty_folder_to_a_verified_customer(
     assert (tmp_path / "shop-2fa" / "secret.key").stat().st_mode & 0o777 == 0o600
 
 
+def test_the_example_runs_again_in_the_same_home(tmp_path, monkeypatch, database_url, capsys):
+    """A reader runs it twice: the second run finds the set-up and Alice's entry made."""
+    monkeypatch.chdir(tmp_path)
+    if database_url.startswith("postgresql"):
+        monkeypatch.setenv("TWOFA_DATABASE_URL", database_url)
+    example, _serving = blocks("python")
+    exec(compile(example, str(DOC), "exec"), {})
+    capsys.readouterr()
+    exec(compile(example, str(DOC), "exec"), {})
+    [printed] = blocks("text")
+    assert capsys.readouterr().out == printed
+
+
 def test_every_public_method_is_documented_with_its_errors():
     text = DOC.read_text(encoding="utf-8")
     public = [name for name in vars(api.TwoFactor) if not name.startswith("_")]
