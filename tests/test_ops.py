@@ -625,6 +625,11 @@ def test_small_words_come_right(cli, tmp_path):
     applied = cli("apply", str(one))
     assert applied.exit_code == 0 and "Applied 1 change." in applied.stderr
 
+    users = tmp_path / "one.csv"
+    users.write_text("email,name,password\nbob@example.com,Bob,a long password\n")
+    imported = cli("account", "import", str(users))
+    assert imported.exit_code == 0 and "Imported 1 account." in imported.stderr
+
 
 def test_lists_in_the_environment_are_comma_separated(cli, monkeypatch):
     monkeypatch.setenv("TWOFA_SMS__ALLOWED_COUNTRIES", " us , CA ")

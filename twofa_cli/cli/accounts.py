@@ -10,7 +10,7 @@ import typer
 
 from twofa_cli.api import AccountDetails
 from twofa_cli.cli.output import (
-    ExistOkOpt, JsonOpt, YesOpt, columns_of, confirm, emit, note, plain, twofa,
+    ExistOkOpt, JsonOpt, YesOpt, columns_of, confirm, counted, emit, note, plain, twofa,
 )
 
 app = typer.Typer(help="Shopping Cart accounts (customers and administrators).", no_args_is_help=True)
@@ -60,7 +60,7 @@ def set_password(ctx: typer.Context, account: AccountArg, password_stdin: Passwo
     emit(plain(api.account_details(account)), as_json=json_, columns=COLUMNS,
          title="Password changed")
     if not json_:
-        note(f"Password changed; {revoked} trusted device{'' if revoked == 1 else 's'} revoked "
+        note(f"Password changed; {counted(revoked, 'trusted device')} revoked "
              "and every session ended.")
 
 
@@ -89,7 +89,7 @@ def import_(
     emit(plain(result), as_json=json_, title="Import")
     if not json_:
         skipped = f", skipped {result.skipped} that exist" if result.skipped else ""
-        note(f"Imported {result.imported} accounts{skipped}.")
+        note(f"Imported {counted(result.imported, 'account')}{skipped}.")
 
 
 @app.command("list")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from twofa_cli.cli.output import JsonOpt, emit, note, plain, twofa
+from twofa_cli.cli.output import JsonOpt, counted, emit, note, plain, twofa
 
 CHANGE_COLUMNS = [("action", "Action"), ("kind", "Kind"), ("name", "Name"), ("detail", "Detail")]
 
@@ -67,7 +67,7 @@ def apply(
     if result.changes:
         emit(plain(result.changes), as_json=False, columns=CHANGE_COLUMNS, title="Plan")
     count = len(result.changes)
-    changes = f"{count} change{'' if count == 1 else 's'}"
+    changes = counted(count, "change")
     if not count:
         note("Nothing to change.")
     elif result.applied:

@@ -8,7 +8,7 @@ import typer
 
 from twofa_cli.api import TrustedDevice
 from twofa_cli.cli.documents import CookiesForgotten, DevicesRevoked
-from twofa_cli.cli.output import JsonOpt, columns_of, emit, note, plain, twofa
+from twofa_cli.cli.output import JsonOpt, columns_of, counted, emit, note, plain, twofa
 
 app = typer.Typer(help="Trusted devices: list, revoke, or forget a simulated browser's cookies.",
                   no_args_is_help=True)
@@ -43,7 +43,7 @@ def revoke(
     if json_:
         emit(plain(DevicesRevoked(account_id=account_id, revoked=revoked)), as_json=True)
     else:
-        note(f"Revoked {revoked} trusted device{'' if revoked == 1 else 's'}.")
+        note(f"Revoked {counted(revoked, 'trusted device')}.")
 
 
 @app.command("forget")

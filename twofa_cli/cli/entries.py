@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 
 from twofa_cli.api import Entry
-from twofa_cli.cli.output import JsonOpt, YesOpt, columns_of, confirm, emit, note, plain, twofa
+from twofa_cli.cli.output import (
+    JsonOpt, YesOpt, columns_of, confirm, counted, emit, note, plain, twofa,
+)
 
 app = typer.Typer(help="A customer's two-factor authentication entries.", no_args_is_help=True)
 AccountArg = Annotated[str, typer.Argument(help="Account id or email.", metavar="A")]
@@ -56,5 +58,5 @@ def delete(
     note(f"Deleted 2FA entry {gone.id} ({gone.method}, {gone.destination}).")
     if removed.trusted_devices_revoked:
         revoked = removed.trusted_devices_revoked
-        note(f"That was the last entry: {revoked} trusted device{'' if revoked == 1 else 's'} "
+        note(f"That was the last entry: {counted(revoked, 'trusted device')} "
              "revoked.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from twofa_cli.cli.output import JsonOpt, emit, note, plain, twofa
+from twofa_cli.cli.output import JsonOpt, counted, emit, note, plain, twofa
 
 app = typer.Typer(help="The secret key: rotate it, then prune the old keys (never asks).",
                   no_args_is_help=True)
@@ -21,9 +21,9 @@ def rotate(ctx: typer.Context, json_: JsonOpt = False) -> None:
     result = plain(twofa(ctx).rotate_key())
     emit(result, as_json=json_, title="Key rotated")
     if not json_:
-        codes = result["pending_codes_invalidated"]
-        note(f"{sum(result['reencrypted'].values())} stored secrets re-encrypted under a new "
-             f"key; {codes} pending code{'' if codes == 1 else 's'} invalidated (the customer "
+        secrets = counted(sum(result["reencrypted"].values()), "stored secret")
+        codes = counted(result["pending_codes_invalidated"], "pending code")
+        note(f"{secrets} re-encrypted under a new key; {codes} invalidated (the customer "
              "logs in or enrols again). Restart running twofa processes (twofa serve, the "
              "shop's app), then run `twofa key prune`.")
 
@@ -35,5 +35,5 @@ def prune(ctx: typer.Context, json_: JsonOpt = False) -> None:
     emit(result, as_json=json_, title="Keys pruned")
     if not json_:
         removed = result["removed"]
-        note(f"Removed {removed} old key{'' if removed == 1 else 's'}." if removed
+        note(f"Removed {counted(removed, 'old key')}." if removed
              else "Only one key: nothing to prune.")

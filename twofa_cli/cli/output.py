@@ -164,6 +164,11 @@ def _tsv_text(value: Any) -> str:
     return str(value)
 
 
+def counted(count: int, thing: str) -> str:
+    """``1 trusted device``, ``2 trusted devices``: a count for people to read."""
+    return f"{count} {thing}{'' if count == 1 else 's'}"
+
+
 def note(message: str) -> None:
     typer.echo(printable(message, keep="\n"), err=True)
 

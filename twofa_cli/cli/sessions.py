@@ -8,7 +8,7 @@ import typer
 
 from twofa_cli.api import Session
 from twofa_cli.cli.documents import SessionsRevoked
-from twofa_cli.cli.output import JsonOpt, columns_of, emit, note, plain, twofa
+from twofa_cli.cli.output import JsonOpt, columns_of, counted, emit, note, plain, twofa
 
 app = typer.Typer(help="Login sessions: list an account's, or end them.", no_args_is_help=True)
 AccountArg = Annotated[str, typer.Argument(help="Account id or email.", metavar="A")]
@@ -46,4 +46,4 @@ def revoke(
     if json_:
         emit(plain(SessionsRevoked(revoked=revoked)), as_json=True)
     else:
-        note(f"Ended {revoked} session{'' if revoked == 1 else 's'}.")
+        note(f"Ended {counted(revoked, 'session')}.")
