@@ -15,7 +15,7 @@ from sqlalchemy import event
 from tests.conftest import last_code
 from tests.test_customer_security import ALICE, PHONE, wrong
 from twofa_cli.errors import Rejected
-from twofa_cli.services import challenges, login, providers
+from twofa_cli.services import account_state, challenges, login, providers
 from twofa_cli.services.enrollment import enroll
 
 METHOD = "Text message"
@@ -128,7 +128,7 @@ def test_sqlite_transactions_begin_immediate_without_an_engine_event(rt, sms_set
     assert [s for s in sent_sql if s.upper().startswith("BEGIN")] == ["BEGIN IMMEDIATE"]
     database = rt.engine.url.database
     with rt.connection() as connection:
-        challenges.find_account(connection, ALICE)  # only a read so far, yet the write lock is held
+        account_state.find_account(connection, ALICE)  # only a read so far, yet the write lock is held
         other = sqlite3.connect(database, timeout=0, isolation_level=None)
         with pytest.raises(sqlite3.OperationalError, match="locked"):
             other.execute("BEGIN IMMEDIATE")

@@ -76,6 +76,33 @@ def test_the_library_and_the_web_pages_need_neither_typer_nor_rich():
     assert forbidden(used, ("typer", "rich", "twofa_cli.cli")) == set()
 
 
+def services_in_a_loop(edges: dict[str, set[str]]) -> set[str]:
+    """The service modules that import themselves through other service modules."""
+    services = {name: {m for m in found if m in edges and m.startswith("twofa_cli.services.")}
+                for name, found in edges.items() if name.startswith("twofa_cli.services.")}
+    return {name for name, found in services.items() if name in reachable(found, services)}
+
+
+def test_the_services_import_one_way():
+    """Flows (login, enrollment, challenges) on records (entries, recovery, devices,
+    sessions) on infrastructure (delivery, notifications, audit, common): no loop, so each
+    layer can be read, and tested, without the ones above it."""
+    edges = graph()
+    assert services_in_a_loop(edges) == set()
+    assert forbidden(edges["twofa_cli.files"], ("twofa_cli.config",)) == set()
+
+
+def test_the_loop_check_sees_a_loop(tmp_path):
+    services = tmp_path / "twofa_cli" / "services"
+    services.mkdir(parents=True)
+    for name in ("__init__", "entries", "challenges", "audit"):
+        (services / f"{name}.py").write_text("")
+    (services / "entries.py").write_text("from twofa_cli.services.challenges import find\n")
+    (services / "challenges.py").write_text("def f():\n    from . import entries, audit\n")
+    assert services_in_a_loop(graph(tmp_path / "twofa_cli")) == {
+        "twofa_cli.services.entries", "twofa_cli.services.challenges"}
+
+
 def test_the_checks_see_a_forbidden_import(tmp_path):
     package = tmp_path / "twofa_cli"
     (package / "cli").mkdir(parents=True)

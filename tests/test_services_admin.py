@@ -17,7 +17,9 @@ from tests.store_dump import dump_store
 from twofa_cli import validate
 from twofa_cli.errors import BadInput, Conflict, NotFound, NotInitialised, Rejected
 from twofa_cli.runtime import open_runtime
-from twofa_cli.services import accounts, challenges, providers, secondary_auth, setup, system
+from twofa_cli.services import (
+    accounts, challenges, provider_channels, providers, secondary_auth, setup, system,
+)
 from twofa_cli.services.audit import list_events
 from twofa_cli.services.enrollment import enroll
 from twofa_cli.store.models import Challenge, Delivery, Entry, Provider, SecondaryAuth
@@ -60,7 +62,7 @@ def test_add_twilio_keeps_the_token_only_inside_a_fernet_token(rt, clock):
 
 def test_the_channel_gets_the_decrypted_credentials(rt):
     added = twilio(rt)
-    channel = providers.open_channel(rt, provider_row(rt, added["id"]))
+    channel = provider_channels.open_channel(rt, provider_row(rt, added["id"]))
     assert channel.options.auth_token == TWILIO_TOKEN
     assert channel.options.account_sid == TWILIO_SID
 

@@ -1521,14 +1521,13 @@ def _setting(data: Mapping[str, Any]) -> Setting:
 def _method(data: Mapping[str, Any]) -> Method:
     from twofa_cli.channels import channel_class
 
-    common = {"id": int(data["id"]), "title": str(data["title"]),
-              "entries": int(data.get("entries", 0)), "created_at": _when(data["created_at"])}
-    if data["kind"] in ("totp", "passkey"):
-        return Method(**common, kind="totp" if data["kind"] == "totp" else "passkey",
-                      provider_id=None, provider=None, channel=None,
-                      medium="app" if data["kind"] == "totp" else "passkey", fallbacks=())
-    channel = str(data["channel"])
-    return Method(**common, kind="code", provider_id=int(data["provider_id"]),
-                  provider=str(data["provider"]), channel=channel,
-                  medium=channel_class(channel).medium,
-                  fallbacks=tuple(str(f) for f in data.get("fallbacks", ())))
+    kind: Literal["code", "totp", "passkey"] = (
+        "totp" if data["kind"] == "totp" else "passkey" if data["kind"] == "passkey" else "code")
+    channel = None if kind != "code" else str(data["channel"])
+    return Method(id=int(data["id"]), kind=kind, title=str(data["title"]),
+                  provider_id=None if channel is None else int(data["provider_id"]),
+                  provider=None if channel is None else str(data["provider"]), channel=channel,
+                  medium={"totp": "app", "passkey": "passkey"}.get(kind)
+                  or channel_class(str(channel)).medium,
+                  fallbacks=tuple(str(f) for f in data.get("fallbacks", ())),
+                  entries=int(data.get("entries", 0)), created_at=_when(data["created_at"]))

@@ -26,7 +26,7 @@ from twofa_cli.errors import BadInput
 from twofa_cli.files import read_regular
 from twofa_cli.runtime import Runtime
 from twofa_cli.security import mask_secret
-from twofa_cli.services import audit, configuration, providers, secondary_auth, system
+from twofa_cli.services import audit, configuration, provider_channels, providers, secondary_auth, system
 from twofa_cli.store.models import Provider, SecondaryAuth, SecondaryAuthFallback
 
 AUDIENCES = ("customer", "admin")
@@ -281,7 +281,7 @@ def _checked_provider(item: dict, where: str, base: Path) -> tuple[str, str, dic
     for name in channel_cls.secret_fields & options.keys():
         options[name] = _resolved(options[name], f"{where}.{name}", base)
     try:
-        checked = providers._validated(channel_cls, options)
+        checked = provider_channels.validated_options(channel_cls, options)
     except BadInput as exc:
         option = re.match(r"\w+", exc.message)
         joiner = "." if option and option[0] in channel_cls.Options.model_fields else ": "
@@ -332,7 +332,7 @@ def plan(session: Session, rt: Runtime, desired: Desired, file_values: dict, *,
             raise BadInput(f"providers[{index}].channel: provider {title!r} is {existing.channel}; "
                            "a provider's channel cannot change (give the new one another title)")
         else:
-            differ = _option_changes(channel, providers._options(existing, rt.key), options)
+            differ = _option_changes(channel, provider_channels.stored_options(existing, rt.key), options)
             if differ:
                 changes.append(Change("update", "provider", title, differ))
 

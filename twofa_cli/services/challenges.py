@@ -28,58 +28,20 @@ from twofa_cli.errors import BadInput, Conflict, DeliveryFailed, Rejected, Throt
 from twofa_cli.runtime import Runtime
 from twofa_cli.security import codes_match, generate_code, mask_destination
 from twofa_cli.services import (
-    audit, delivery, devices, notifications, recovery, sessions, system, totp,
+    audit, delivery, devices, notifications, recovery, sessions, totp,
 )
-from twofa_cli.services.common import find_row, iso
-from twofa_cli.store import current_key
+from twofa_cli.services.account_state import find_account
+from twofa_cli.services.common import iso
 from twofa_cli.store.core import Prepared, Row, lock, upsert_entry
 from twofa_cli.store.models import (
-    Account, Challenge, Entry, Provider, RecoveryCode, SecondaryAuth,
+    Account, Challenge, Entry, Provider, SecondaryAuth,
 )
 
 # The statements below are built once and prepared per dialect (the hot path: store/core.py).
 _account, _challenge, _entry = Account.__table__, Challenge.__table__, Entry.__table__
 _method, _provider = SecondaryAuth.__table__, Provider.__table__
-_recovery = RecoveryCode.__table__
 
 
-# An account with what every step of the flow reads about it: its audience's Active
-# switch, the company name, its pending challenge (the newest, if a race left two) and
-# the id of the store's current key (Runtime.current_key, with no query of its own).
-_pending = _challenge.alias("newest_pending")
-_PENDING_ID = (select(_pending.c.id)
-               .where(_pending.c.account_id == _account.c.id, _pending.c.status == "pending")
-               .order_by(_pending.c.id.desc()).limit(1).correlate(_account).scalar_subquery())
-
-
-# The key of the account's recovery codes; NULL while it has none.
-_RECOVERY_KEY = (select(_recovery.c.recovery_key).where(_recovery.c.account_id == _account.c.id)
-                 .limit(1).correlate(_account).scalar_subquery())
-
-
-def _account_read(where):
-    return (
-        select(_account.c.id, _account.c.is_admin, _account.c.locked_until,
-               _account.c.failed_verifications, _account.c.lockouts,
-               system.setting_value(case((_account.c.is_admin, system.allowed_key("admin")),
-                                         else_=system.allowed_key("customer"))).label("allowed"),
-               system.setting_value(system.COMPANY_NAME).label("company"),
-               _challenge.c.id.label("challenge_id"), _challenge.c.purpose,
-               _challenge.c.secondary_auth_id, _challenge.c.destination, _challenge.c.entry_id,
-               _challenge.c.code_hmac, _challenge.c.attempts, _challenge.c.sends,
-               _challenge.c.last_sent_at, _challenge.c.expires_at,
-               _challenge.c.secret.label("challenge_secret"), _RECOVERY_KEY.label("recovery_key"),
-               _method.c.kind, _entry.c.secret.label("entry_secret"),
-               current_key.STORED_ID.label("key_id"))
-        .select_from(_account.outerjoin(_challenge, _challenge.c.id == _PENDING_ID)
-                     .outerjoin(_method, _method.c.id == _challenge.c.secondary_auth_id)
-                     .outerjoin(_entry, _entry.c.id == _challenge.c.entry_id))
-        .where(where)
-    )
-
-
-_ACCOUNT_BY_ID = Prepared(_account_read(_account.c.id == bindparam("id")))
-_ACCOUNT_BY_EMAIL = Prepared(_account_read(_account.c.email == bindparam("value")))
 _LOCKED_UNTIL = Prepared(select(_account.c.locked_until)
                          .where(_account.c.id == bindparam("account_id")))
 
@@ -170,12 +132,6 @@ _COUNT_FAILURE = Prepared(
             locked_until=None)
     .returning(_account.c.failed_verifications, _account.c.lockouts)
 )
-
-
-def find_account(connection: Connection, ident: str | int) -> Row:
-    """An account by id or email, read with ``_account_read``'s columns; else NotFound."""
-    return find_row(connection, _ACCOUNT_BY_ID, _ACCOUNT_BY_EMAIL, ident, by="email",
-                    what="account")
 
 
 def code_message(company: str, code: str, ttl_seconds: int, to: str) -> Message:

@@ -27,7 +27,7 @@ from twofa_cli.runtime import Runtime
 from twofa_cli.security import mask_destination
 from twofa_cli.services import audit
 from twofa_cli.services.common import find, iso, sql_integer
-from twofa_cli.services.providers import _options, open_channel
+from twofa_cli.services.provider_channels import open_channel, stored_options
 from twofa_cli.store.core import Prepared, lock
 from twofa_cli.store.models import Delivery, OutboxMessage, Provider, SecondaryAuthFallback
 
@@ -402,7 +402,7 @@ def record_twilio_status(rt: Runtime, form: Mapping[str, str], signature: str) -
     account_sid = form.get("AccountSid", "")
     with rt.connection() as connection:
         signer = next((provider for provider in _twilio_providers(connection, account_sid)
-                       if RequestValidator(_options(provider, rt.key)["auth_token"])
+                       if RequestValidator(stored_options(provider, rt.key)["auth_token"])
                        .validate(url, dict(form), signature)), None)
         if signer is None:
             raise Rejected("the status callback is not signed by Twilio")

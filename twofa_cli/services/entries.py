@@ -10,7 +10,7 @@ from twofa_cli.errors import NotFound
 from twofa_cli.runtime import Runtime
 from twofa_cli.security import PASSKEY_PREFIX, mask_destination
 from twofa_cli.services import audit, devices, notifications, recovery
-from twofa_cli.services.challenges import find_account
+from twofa_cli.services.account_state import find_account
 from twofa_cli.services.common import find, iso
 from twofa_cli.store.core import Prepared
 from twofa_cli.store.models import Account, Challenge, Entry, Passkey, SecondaryAuth

@@ -34,7 +34,7 @@ from twofa_cli.errors import TwofaError
 from twofa_cli.runtime import Runtime
 from twofa_cli.security import mask_destination
 from twofa_cli.services import audit, delivery, system
-from twofa_cli.services.providers import open_channel
+from twofa_cli.services.provider_channels import open_channel
 from twofa_cli.store.core import Prepared, savepoint
 from twofa_cli.store.models import Account, Provider
 

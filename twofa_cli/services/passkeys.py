@@ -42,7 +42,7 @@ from twofa_cli.security import sha256_hex
 from twofa_cli.security import PASSKEY_PREFIX
 from twofa_cli.services import audit, entries, notifications, recovery, sessions, system
 from twofa_cli.services.accounts import audience_of
-from twofa_cli.services.challenges import find_account
+from twofa_cli.services.account_state import find_account
 from twofa_cli.store.core import Prepared, upsert_entry
 from twofa_cli.store.models import (
     Account, Challenge, Entry, Passkey, SecondaryAuth, WebauthnChallenge,

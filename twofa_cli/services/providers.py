@@ -5,35 +5,19 @@ Options a channel marks secret are stored only inside one Fernet token.
 
 from __future__ import annotations
 
-from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from twofa_cli import validate
 from twofa_cli.channels import Channel, channel_class
-from twofa_cli.errors import BadInput, Conflict, DeliveryFailed
+from twofa_cli.errors import BadInput, Conflict
 from twofa_cli.runtime import Runtime
 from twofa_cli.security import SecretKey, mask_secret
 from twofa_cli.services import audit
 from twofa_cli.services.common import ensure_title_free, find, flush_titled, iso
+from twofa_cli.services.provider_channels import stored_options, validated_options
 from twofa_cli.store.models import Provider, SecondaryAuth
 
 KINDS = {"smtp": "configio", "twilio": "custom", "cdyne": "custom"}
-
-
-def _validated(channel: type[Channel], options: dict):
-    try:
-        return channel.Options(**{k: v for k, v in options.items() if v is not None})
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(p) for p in error["loc"])
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "missing":
-            message = f"{field} is required"
-        elif error["type"] == "extra_forbidden":
-            message = f"{field} is not an option of {channel.name}"
-        elif field and not message.startswith(field):  # "account_sid: Account SID must be AC…"
-            message = f"{field}: {message}"
-        raise BadInput(message) from None
 
 
 def _split(channel: type[Channel], options) -> tuple[dict, dict]:
@@ -43,10 +27,6 @@ def _split(channel: type[Channel], options) -> tuple[dict, dict]:
     return public, secret
 
 
-def _options(provider: Provider, key: SecretKey) -> dict:
-    secret = key.decrypt_json(provider.secrets) if provider.secrets else {}
-    return {**provider.options, **secret}
-
 
 def add_provider(rt: Runtime, *, channel: str, title: str, options: dict | None = None,
                  exist_ok: bool = False) -> dict:
@@ -54,13 +34,13 @@ def add_provider(rt: Runtime, *, channel: str, title: str, options: dict | None 
     options) is returned as it is, while a different one under the title is a Conflict."""
     channel_cls = channel_class(channel)
     title = validate.text(title)
-    public, secret = _split(channel_cls, _validated(channel_cls, options or {}))
+    public, secret = _split(channel_cls, validated_options(channel_cls, options or {}))
     now = rt.now()
     with rt.transaction() as session:
         key = rt.current_key(session)
         existing = session.exec(select(Provider).where(Provider.title == title)).first()
         if exist_ok and existing is not None and existing.channel == channel \
-                and _options(existing, key) == {**public, **secret}:
+                and stored_options(existing, key) == {**public, **secret}:
             return provider_public(session, existing, key)
         ensure_title_free(session, Provider, title, what="provider")
         provider = Provider(
@@ -108,8 +88,8 @@ def update_provider(
             provider.title = title
         if changes:
             key = rt.current_key(session)  # before the old secrets are read: they may need it
-            merged = channel_cls.Options.merge(_options(provider, key), changes)
-            public, secret = _split(channel_cls, _validated(channel_cls, merged))
+            merged = channel_cls.Options.merge(stored_options(provider, key), changes)
+            public, secret = _split(channel_cls, validated_options(channel_cls, merged))
             provider.options = public
             provider.secrets = key.encrypt_json(secret) if secret else ""
         provider.updated_at = rt.now()
@@ -178,17 +158,6 @@ def provider_public(session: Session, provider: Provider, key: SecretKey) -> dic
         "created_at": iso(provider.created_at),
         "updated_at": iso(provider.updated_at),
     }
-
-
-def open_channel(rt: Runtime, provider: Provider) -> Channel:
-    channel_cls = channel_class(provider.channel)
-    # Validated again: a provider stored before a rule existed (the URL policy) must meet it.
-    try:
-        options = _validated(channel_cls, _options(provider, rt.key))
-    except BadInput as exc:
-        raise DeliveryFailed(f"provider {provider.title!r} cannot be used: {exc.message} "
-                             "(fix it with `twofa provider update`)") from None
-    return channel_cls(options, rt.settings)
 
 
 def instructions(channel: str) -> dict:

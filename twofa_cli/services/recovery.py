@@ -92,7 +92,7 @@ def forget(connection: Connection, account_id: int) -> None:
 
 
 def generate(rt: Runtime, account: str) -> dict:
-    from twofa_cli.services.challenges import find_account
+    from twofa_cli.services.account_state import find_account
 
     with rt.connection() as connection:
         row = find_account(connection, account)
@@ -105,7 +105,7 @@ def generate(rt: Runtime, account: str) -> dict:
 
 
 def status(rt: Runtime, account: str) -> dict:
-    from twofa_cli.services.challenges import find_account
+    from twofa_cli.services.account_state import find_account
 
     with rt.connection() as connection:
         row = find_account(connection, account)
