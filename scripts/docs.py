@@ -355,6 +355,8 @@ def generate(text: str, server: Server) -> str:
                     output = session.run("\n".join(step.command), piped=block.piped,
                                          columns=block.columns)
                     step.output = output.rstrip("\n").split("\n") if output.strip() else []
+            for _, script in hidden:  # after the last block: it may put the store right again
+                session.run(script)
             normalise = normaliser(session, session.codes())
         finally:
             session.close()

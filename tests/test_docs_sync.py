@@ -49,3 +49,13 @@ def test_the_readme_output_follows_the_quick_start_as_written():
     quick_start = re.search(r"## Quick start\n.*?```sh\n(.+?)\n```", readme, re.S).group(1)
     setup = re.search(r"<!-- docs:setup\n(.+?)\n-->", readme, re.S).group(1)
     assert quick_start.endswith(" && " + setup)
+
+
+def test_the_upgrading_page_lists_every_revision_as_its_migration_says():
+    """docs/upgrading.md's table: one row per migration, its docstring's first line."""
+    migrations = sorted((ROOT / "twofa_cli" / "store" / "migrations" / "versions").glob("0*.py"))
+    quotes = '"' * 3
+    expected = [f"| {path.name[:4]} | {path.read_text().split(quotes)[1].strip().splitlines()[0]} |"
+                for path in migrations]
+    page = (ROOT / "docs" / "upgrading.md").read_text(encoding="utf-8")
+    assert re.findall(r"^\| \d{4} \|.*\|$", page, re.M) == expected
