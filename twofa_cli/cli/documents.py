@@ -142,7 +142,7 @@ class PolicyShown:
     secondary_auth_providers: int  # methods that exist to enrol with
 
 
-# -- devices, sessions (for devices.py and sessions.py: their output today) ------------
+# -- device revoke, device forget, session revoke -----------------------------------------
 
 
 @dataclass(frozen=True)
