@@ -12,16 +12,10 @@ pytest.importorskip("starlette")
 
 from fakes import configure  # noqa: E402
 from test_web import browser, enrol, log_in, post, submit  # noqa: E402, F401 (fixtures)
-from webapp import ALICE, PASSWORD, PHONE, app, latest_code, shop, twofa, wrong  # noqa: E402, F401
+from webapp import ALICE, CLI_STYLE, PASSWORD, PHONE, app, latest_code, shop, twofa, wrong  # noqa: E402, F401
 
 import twofa_cli  # noqa: E402
 from twofa_cli.web.messages import WORDS  # noqa: E402
-
-# The marks of a message written for an operator: a lowercase start, an option, the
-# library's words for its internals, a unit the CLI abbreviates, a config section.
-CLI_STYLE = re.compile(r"(?-i:^[a-z])|--|`|\[\w+\]|\bchallenge\b|\bentry (id|\d)|\benrol\b|\b2FA\b"
-                       r"|\bsecondary.auth\b|\d s\b|\btries left\)|: give\b", re.IGNORECASE)
-
 
 def shown(response) -> list[str]:
     """The alerts and notices of a page, as the customer reads them."""
