@@ -15,7 +15,7 @@ from test_web import browser, enrol, log_in, post, submit  # noqa: E402, F401 (f
 from webapp import ALICE, CLI_STYLE, PASSWORD, PHONE, app, latest_code, shop, twofa, wrong  # noqa: E402, F401
 
 import twofa_cli  # noqa: E402
-from twofa_cli.web.messages import WORDS  # noqa: E402
+from twofa_cli.web.messages import ADMIN_WORDS, WORDS  # noqa: E402
 
 def shown(response) -> list[str]:
     """The alerts and notices of a page, as the customer reads them."""
@@ -29,13 +29,13 @@ def alert(response) -> str:
     return text
 
 
-def test_every_reason_the_library_gives_has_customer_words():
+def test_every_reason_the_library_gives_has_words_for_a_person():
     reasons = set()
     for path in Path(twofa_cli.__file__).parent.rglob("*.py"):
         reasons.update(re.findall(r'reason="(\w+)"', path.read_text(encoding="utf-8")))
-    worded = {key for _, key in WORDS}
+    worded = {key for _, key in [*WORDS, *ADMIN_WORDS]}
     assert reasons and reasons <= worded, reasons - worded
-    for text in WORDS.values():
+    for text in [*WORDS.values(), *ADMIN_WORDS.values()]:
         assert not CLI_STYLE.search(text) and text.endswith("."), text
 
 
