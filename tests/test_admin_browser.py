@@ -103,7 +103,8 @@ def test_the_administrator_story_in_chromium(chromium, live_server, twofa, cli, 
     page.get_by_label("Auth Token").fill(AUTH_TOKEN)
     page.get_by_label("From Number").fill("+14155550100")
     assert submit(page, "Save").status == 400
-    assert "Account SID must be" in page.get_by_role("alert").inner_text()
+    assert "Enter the Account SID from your Twilio Console" in page.get_by_role(
+        "alert").inner_text()
     assert page.get_by_label("Title").input_value() == "SMS"  # kept; the token is not
     assert page.get_by_label("Auth Token").input_value() == ""
     seen("admin-custom-error")
@@ -130,7 +131,7 @@ def test_the_administrator_story_in_chromium(chromium, live_server, twofa, cli, 
     page.get_by_label("From Number").fill("555")
     page.get_by_label("Auth Token").fill(NEW_TOKEN)
     assert submit(page, "Save").status == 400
-    assert "is not a phone number in international format" in page.get_by_role(
+    assert "Enter the From Number in international format" in page.get_by_role(
         "alert").inner_text()
     assert page.get_by_label("From Number").input_value() == "555"  # kept; the token is not
     assert page.get_by_label("Auth Token").input_value() == ""

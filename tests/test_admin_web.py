@@ -19,7 +19,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
-from webapp import ALICE, PASSWORD, PHONE, app, csrf_of, latest_code, shop, twofa  # noqa: E402, F401
+from webapp import ALICE, CLI_STYLE, PASSWORD, PHONE, app, csrf_of, latest_code, shop, twofa  # noqa: E402, F401
 
 ADMIN = "boss@example.com"
 ADMIN_PASSWORD = "admin password 1"
@@ -77,7 +77,7 @@ def test_a_customer_account_is_refused_at_the_admin_login_like_a_wrong_password(
     wrong = sign_in(client, ADMIN, "not the password")
     assert customer.status_code == wrong.status_code == 401
     said = [re.search(r'role="alert">([^<]+)<', r.text).group(1) for r in (customer, wrong)]
-    assert said[0] == said[1] == "wrong email or password"
+    assert said[0] == said[1] == "That email and password do not match. Check them and try again."
     assert "twofa_admin_session" not in customer.headers.get("set-cookie", "")
     assert client.get("/admin").headers["location"] == "/admin/login"
 
@@ -190,10 +190,43 @@ def test_a_form_error_is_next_to_its_field_and_keeps_the_value(client):
     refused = post(client, "/admin/services/new/custom", page, channel="twilio", title="Live",
                    account_sid="AC12", auth_token=AUTH_TOKEN, from_number="+14155550100")
     assert refused.status_code == 400
-    assert re.search(r'id="account_sid-error" role="alert">account_sid: Account SID must be',
-                     refused.text)
+    assert re.search(r'id="account_sid-error" role="alert">Enter the Account SID from your '
+                     r'Twilio Console: AC followed by 32', refused.text)
     assert 'value="AC12"' in refused.text and 'value="Live"' in refused.text
     assert AUTH_TOKEN not in refused.text and "Setup Instructions" in refused.text
+
+
+def test_every_refusal_of_the_admin_forms_is_worded_for_a_person(client, twofa):
+    sign_in(client)
+    twilio = {"channel": "twilio", "title": "Live", "account_sid": SID, "auth_token": AUTH_TOKEN}
+    custom = "/admin/services/new/custom?channel=twilio"
+    sms = f"/admin/services/{twofa.providers()[0].id}"
+    cases = [
+        (post(client, "/admin/services/new/custom", custom, **twilio), "",
+         "Give either a From Number or a Messaging Service SID, not both."),
+        (post(client, "/admin/services/new/custom", custom, **twilio, from_number="555"),
+         "from_number", "Enter the From Number in international format, like +1 415 555 0100."),
+        (post(client, "/admin/services/new/custom", custom,
+              **{**twilio, "auth_token": "not-a-token"}, from_number="+14155550100"),
+         "auth_token", "Enter the Auth Token from your Twilio Console: letters and digits only."),
+        (post(client, "/admin/services/new/configio", "/admin/services/new/configio",
+              channel="smtp", title="SMS"),
+         "title", "Another one already has this title. Choose a different title."),
+        (post(client, "/admin/secondary-auth/new", "/admin/secondary-auth/new", provider="999",
+              title="Texts"), "provider", "Choose a Service Provider from the list."),
+        (post(client, "/admin/configuration", "/admin/configuration", company_name=" "),
+         "company_name", "Enter the company name: one line of at most 200 characters."),
+        (post(client, sms + "/test", sms, to="alice@example.com"), "to",
+         "Enter a mobile phone number with its country code, like +1 415 555 0123."),
+        (client.get("/admin/audit?account=nobody@example.com"), "account",
+         "No account has that email address."),
+    ]
+    for response, field, words in cases:
+        marker = f'id="{field}-error" role="alert">' if field else 'class="error" role="alert">'
+        assert marker + words + "<" in response.text, (field, words)
+    for response, _, _ in cases:
+        for text in re.findall(r'role="(?:alert|status)"[^>]*>([^<]+)<', response.text):
+            assert not CLI_STYLE.search(text), text
 
 
 def test_a_credential_typed_in_a_form_is_never_in_a_page_afterwards(client, twofa):
@@ -222,8 +255,10 @@ def test_send_test_reaches_the_outbox(client, twofa):
     provider = twofa.providers()[0]
     page = f"/admin/services/{provider.id}"  # the provider's page carries Send test
     sent = post(client, page + "/test", page, to=PHONE)
-    assert sent.status_code == 200
-    assert "went to the outbox" in sent.text
+    assert (sent.status_code, sent.headers["location"]) == (303, page + "#send-test")
+    shown = client.get(sent.headers["location"])
+    assert "went to the outbox" in shown.text and 'value="+1 415 555 0199"' in shown.text
+    assert "went to the outbox" not in client.get(page).text  # shown once: a reload is plain
     assert twofa.outbox(limit=1)[0].body.startswith("This is a test message")
     # the Services table tells each provider's delivery health of the last day
     assert "1 sent · 0 delivered · 0 undelivered · 0 failed" in client.get(
@@ -245,7 +280,7 @@ def test_send_test_reaches_a_live_twilio(app, admin, twofa, home, http_server):
                                                    follow_redirects=False) as client:
         sign_in(client)
         page = f"/admin/services/{provider.id}"
-        sent = post(client, page + "/test", page, to=PHONE)
+        sent = client.get(post(client, page + "/test", page, to=PHONE).headers["location"])
     assert sent.status_code == 200 and "was sent through Live SMS" in sent.text
     assert fake.accepted[-1]["To"] == "+14155550199"
     assert fake.token not in sent.text
@@ -287,7 +322,7 @@ def test_the_provider_page_updates_the_title_and_the_auth_token(app, admin, twof
         assert saved.status_code == 303 and saved.headers["location"] == page + "?done=saved"
         shown = client.get(saved.headers["location"])
         assert "Saved." in shown.text and "…" + fake.token[-4:] in shown.text
-        sent = post(client, page + "/test", page, to=PHONE)
+        sent = client.get(post(client, page + "/test", page, to=PHONE).headers["location"])
     assert sent.status_code == 200 and "was sent through Twilio live" in sent.text
     assert fake.accepted[-1]["To"] == "+14155550199"
     for response in (saved, shown, sent):
@@ -334,14 +369,14 @@ def test_a_bad_value_on_the_provider_page_is_next_to_its_field_and_keeps_the_oth
     refused = post(client, page, page, title="Renamed", account_sid="AC12",
                    auth_token=AUTH_TOKEN, from_number="+14155550111", messaging_service_sid="")
     assert refused.status_code == 400
-    assert re.search(r'id="account_sid-error" role="alert">account_sid: Account SID must be',
-                     refused.text)
+    assert re.search(r'id="account_sid-error" role="alert">Enter the Account SID from your '
+                     r'Twilio Console: AC followed by 32', refused.text)
     for kept in ("AC12", "Renamed", "+14155550111"):
         assert f'value="{kept}"' in refused.text
     assert AUTH_TOKEN not in refused.text and AUTH_TOKEN[-8:] not in refused.text
     taken = post(client, page, page, title="Mail", account_sid=provider.options["account_sid"])
     assert taken.status_code == 409
-    assert re.search(r'id="title-error" role="alert">a provider titled \S+Mail\S+ already',
+    assert re.search(r'id="title-error" role="alert">Another one already has this title\.',
                      taken.text)
     unchanged = post(client, page, page, title="SMS", account_sid=provider.options["account_sid"],
                      from_number=provider.options["from_number"])
@@ -361,7 +396,7 @@ def test_an_admin_signs_in_with_a_recovery_code(client, twofa, clock):
     assert '<label for="recovery_code">Recovery code</label>' in page
     wrong = post(client, "/admin/login/recovery", "/admin/login/code",
                  recovery_code="aaaaa-aaaaa")
-    assert wrong.status_code == 401 and "wrong code" in wrong.text
+    assert wrong.status_code == 401 and "That recovery code is not right." in wrong.text
     assert client.get("/admin").headers["location"] == "/admin/login"
     used = post(client, "/admin/login/recovery", "/admin/login/code", recovery_code=codes[0])
     assert used.status_code == 303 and used.headers["location"] == "/admin?recovery_left=9"

@@ -19,6 +19,12 @@ ALICE = "alice@example.com"
 PASSWORD = "correct horse battery"
 PHONE = "+1 415 555 0199"
 MASKED_PHONE = "+1••••••0199"
+# The marks of a message written for an operator, not for the person at a page: a
+# lowercase start, an option, a config section, a field's or key's raw name (account_sid),
+# an id in brackets, the library's words for its internals, a unit the CLI abbreviates.
+CLI_STYLE = re.compile(r"(?-i:^[a-z])|--|`|\[\w+\]|(?-i:\b[a-z]+_[a-z_]+\b)|\(id \d+\)"
+                       r"|\bchallenge\b|\bentry (id|\d)|\benrol\b|\b2FA\b"
+                       r"|\bsecondary.auth\b|\d s\b|\btries left\)|: give\b", re.IGNORECASE)
 
 
 @pytest.fixture

@@ -87,7 +87,8 @@ class TwilioOptions(ChannelOptions):
     @model_validator(mode="after")
     def _one_sender(self) -> "TwilioOptions":
         if bool(self.from_number) == bool(self.messaging_service_sid):
-            raise BadInput("give exactly one sender: --from-number or --messaging-service-sid")
+            raise BadInput("give exactly one sender: --from-number or --messaging-service-sid",
+                           reason="one_sender")
         return self
 
 

@@ -21,13 +21,14 @@ def validated_options(channel: type[Channel], options: dict):
         error = exc.errors()[0]
         field = ".".join(str(p) for p in error["loc"])
         message = error["msg"].removeprefix("Value error, ")
+        reason = getattr(error.get("ctx", {}).get("error"), "reason", "")  # a BadInput's
         if error["type"] == "missing":
             message = f"{field} is required"
         elif error["type"] == "extra_forbidden":
             message = f"{field} is not an option of {channel.name}"
         elif field and not message.startswith(field):  # "account_sid: Account SID must be AC…"
             message = f"{field}: {message}"
-        raise BadInput(message) from None
+        raise BadInput(message, reason=reason) from None
 
 
 def stored_options(provider: Provider, key: SecretKey) -> dict:

@@ -8,6 +8,11 @@ that the session's account is an administrator. Each change runs on
 ``acting_as(<the admin's email>)``, so the audit trail names who made it. Stored
 credentials are write-only: a form never sends one back, and tables show them masked; on a
 provider's page an empty credential field keeps the stored one.
+
+A refusal is worded for a person (web/messages.py's ``admin_text``), next to its field,
+and re-renders the form with what was typed (never a credential); a change that worked
+redirects (303) to the page that shows its result (post/redirect/get), a Send test's
+receipt carried there once in the ``twofa_flash`` cookie (web/flash.py).
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from twofa_cli.api import Account, Conflict, NotFound, Provider, TwoFactor, TwofaError
+from twofa_cli.web import flash
 from twofa_cli.web.app import DEVICE_NAME, library, session_of, status_of, templates
+from twofa_cli.web.messages import About, admin_text
 from twofa_cli.web.security import ADMIN_COOKIE, form
 
 ADMIN_TRUSTED_COOKIE = "twofa_admin_trusted"
@@ -78,19 +85,25 @@ def admin_of(request: Request) -> Admin:
 
 
 def page(request: Request, name: str, *, error: TwofaError | None = None,
-         fields: tuple[str, ...] = (), at: str = "", admin: Admin | None = None,
-         **context: Any) -> Response:
-    """An admin template. A library error goes next to the field its message starts with
-    (``title must not be empty``, ``auth_token: …``), else next to ``at``, else on top."""
+         fields: tuple[str, ...] = (), at: str = "", about: About = "",
+         admin: Admin | None = None, **context: Any) -> Response:
+    """An admin template, with what the form that led here left to show once. A library
+    error goes next to the field its message names (``title must not be empty``,
+    ``auth_token: …``; a taken title), else next to ``at``, else on top, in words for a
+    person (the library's message is for the CLI)."""
     errors: dict[str, str] = {}
     if error is not None:
-        field = next((f for f in fields if error.message.startswith((f"{f}:", f"{f} "))), at)
-        errors[field] = error.message
+        field = next((f for f in fields if error.message.startswith((f"{f}:", f"{f} "))),
+                     "title" if isinstance(error, Conflict) and "title" in fields else at)
+        errors[field] = admin_text(error, field, about)
     twofa = admin.twofa if admin else library(request)
+    context = {**flash.take(request).get("context", {}), **context}
     context.update(errors=errors, error=errors.get(""), brand=twofa.company_name() or "twofa",
                    admin=admin, notice=NOTICES.get(request.query_params.get("done", "")))
-    return templates.TemplateResponse(request, name, context,
-                                      status_code=status_of(error) if error else 200)
+    response = templates.TemplateResponse(request, name, context,
+                                          status_code=status_of(error) if error else 200)
+    flash.forget(request, response)
+    return response
 
 
 def to(location: str, *, session_token: str | None = None, end_session: bool = False,
@@ -128,7 +141,7 @@ def login(request: Request) -> Response:
                              device_token=request.cookies.get(ADMIN_TRUSTED_COOKIE),
                              client=request.client.host if request.client else "")
     except TwofaError as error:
-        return page(request, "admin_login.html", error=error, email=email)
+        return page(request, "admin_login.html", error=error, about="login", email=email)
     if old := request.scope["twofa.cookies"].get(ADMIN_COOKIE):
         twofa.logout(old)
     if result.authenticated:
@@ -141,9 +154,10 @@ def _pending(request: Request) -> tuple[int, str]:
     return session.account_id, token
 
 
-def code_page(request: Request, error: TwofaError | None = None) -> Response:
+def code_page(request: Request, error: TwofaError | None = None,
+              about: About = "code") -> Response:
     account_id, _ = _pending(request)
-    return page(request, "admin_login_code.html", error=error,
+    return page(request, "admin_login_code.html", error=error, about=about,
                 pending=library(request).pending_code(account_id))
 
 
@@ -169,7 +183,7 @@ def recover(request: Request) -> Response:
         verified = library(request).verify(account_id, "", session_token=token,
                                            recovery_code=form(request).get("recovery_code", ""))
     except TwofaError as error:
-        return code_page(request, error)
+        return code_page(request, error, "recovery")
     return to(f"/admin?recovery_left={verified.recovery_codes_remaining or 0}",
               session_token=verified.session_token)
 
@@ -179,7 +193,7 @@ def resend(request: Request) -> Response:
     try:
         library(request).resend(account_id)
     except TwofaError as error:
-        return code_page(request, error)
+        return code_page(request, error, "resend")
     return to("/admin/login/code")
 
 
@@ -335,19 +349,23 @@ def update_provider(request: Request) -> Response:
         # What was typed comes back, but never a credential (rule 36).
         kept = {name: fields.get(name, "") for name, _, secret in
                 CUSTOM_FIELDS.get(provider.channel, []) if not secret}
-        return provider_page(request, admin, error, {"title": title, **kept},
-                             at="title" if isinstance(error, Conflict) else "")
+        return provider_page(request, admin, error, {"title": title, **kept})
     return to(page_url + "?done=saved")
 
 
 def send_test(request: Request) -> Response:
     admin = admin_of(request)
     to_address = form(request).get("to", "")
+    provider_id = request.path_params["provider_id"]
     try:
-        receipt = admin.twofa.test_provider(request.path_params["provider_id"], to=to_address)
+        receipt = admin.twofa.test_provider(provider_id, to=to_address)
     except TwofaError as error:
         return provider_page(request, admin, error, at="to", to=to_address)
-    return provider_page(request, admin, receipt=receipt, to=to_address)
+    response = to(f"/admin/services/{provider_id}#send-test")
+    flash.keep(request, response, {"context": {"to": to_address, "receipt": {
+        "mode": receipt.mode, "to": receipt.to, "status": receipt.status,
+        "message_id": receipt.message_id}}})
+    return response
 
 
 def delete_provider_page(request: Request) -> Response:
@@ -372,9 +390,9 @@ def secondary_auth(request: Request) -> Response:
 
 
 def secondary_auth_new(request: Request, admin: Admin | None = None,
-                       error: TwofaError | None = None, **values: str) -> Response:
+                       error: TwofaError | None = None, at: str = "", **values: str) -> Response:
     admin = admin or admin_of(request)
-    return page(request, "admin_secondary_auth_new.html", admin=admin, error=error,
+    return page(request, "admin_secondary_auth_new.html", admin=admin, error=error, at=at,
                 fields=("title", "provider"), providers=admin.twofa.providers(), values=values,
                 app_kinds=APP_KINDS)
 
@@ -389,7 +407,9 @@ def add_secondary_auth(request: Request) -> Response:
         else:
             admin.twofa.add_secondary_auth(provider=_int(chosen), title=title)
     except TwofaError as error:
-        return secondary_auth_new(request, admin, error, provider=chosen, title=title)
+        return secondary_auth_new(request, admin, error,
+                                  at="provider" if isinstance(error, NotFound) else "",
+                                  provider=chosen, title=title)
     return to("/admin/secondary-auth?done=saved")
 
 

@@ -92,14 +92,60 @@ WORDS: dict[tuple[About, str], str] = {
 }
 
 
+# The administrator's forms: (the field the error is about, "" for the whole form; the
+# error's reason or class). The library names the field ("account_sid: …"); the words here
+# name it as its label does and say what to enter.
+ADMIN_WORDS: dict[tuple[str, str], str] = {
+    ("title", "bad_input"): "Enter a title: one line of at most 200 characters.",
+    ("title", "conflict"): "Another one already has this title. Choose a different title.",
+    ("company_name", "bad_input"): "Enter the company name: one line of at most 200 characters.",
+    ("account_sid", "bad_input"): "Enter the Account SID from your Twilio Console: AC followed "
+                                  "by 32 characters from 0-9 and a-f.",
+    ("auth_token", "bad_input"): "Enter the Auth Token from your Twilio Console: letters and "
+                                 "digits only.",
+    ("messaging_service_sid", "bad_input"): "Enter the Messaging Service SID from your Twilio "
+                                            "Console: MG followed by 32 characters from 0-9 "
+                                            "and a-f.",
+    ("from_number", "bad_input"): "Enter the From Number in international format, "
+                                  "like +1 415 555 0100.",
+    ("license_key", "bad_input"): "Enter the License Key from your Cdyne account, like "
+                                  "1a2b3c4d-1a2b-1a2b-1a2b-1a2b3c4d5e6f.",
+    ("", "one_sender"): "Give either a From Number or a Messaging Service SID, not both.",
+    ("provider", "not_found"): "Choose a Service Provider from the list.",
+    ("account", "not_found"): "No account has that email address.",
+    ("to", "delivery_failed"): "The provider did not take the test message. Check its "
+                               "settings above and try again.",
+    # by class, when no reason above or on the customer pages says more
+    ("", "conflict"): "That is there already. Choose a different title.",
+    ("", "not_found"): "That is not there any more: it may have just been deleted. "
+                       "Go back and try again.",
+}
+
+
 def customer_text(error: TwofaError, about: About = "") -> str:
     """The words for ``error`` on a page that was doing ``about``."""
     for key in (error.reason, error.code):
         for place in (about, ""):
             if words := WORDS.get((place, key)):
-                return words.format(count=error.count, tries=_tries(error.count),
-                                    wait=_wait(error))
+                return _filled(words, error)
     return WORDS[("", "rejected")]
+
+
+def admin_text(error: TwofaError, field: str = "", about: About = "") -> str:
+    """The words for ``error`` on an administrator's form, next to ``field`` ("" for the
+    form): the field's words, then the reason's (a wrong code reads as on the customer
+    pages), then the class's."""
+    for place, key in ((field, error.reason), (field, error.code), ("", error.reason)):
+        if key and (words := ADMIN_WORDS.get((place, key))):
+            return _filled(words, error)
+    worded_for_customers = any(key == error.reason for _, key in WORDS)
+    if not worded_for_customers and (words := ADMIN_WORDS.get(("", error.code))):
+        return _filled(words, error)
+    return customer_text(error, about)
+
+
+def _filled(words: str, error: TwofaError) -> str:
+    return words.format(count=error.count, tries=_tries(error.count), wait=_wait(error))
 
 
 def _tries(count: int | None) -> str:
