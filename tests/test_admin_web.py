@@ -286,6 +286,29 @@ def test_send_test_reaches_a_live_twilio(app, admin, twofa, home, http_server):
     assert fake.token not in sent.text
 
 
+def test_a_refused_send_test_shows_what_the_provider_answered(app, admin, twofa, home,
+                                                              http_server):
+    """The sentence by the field is for a person; the provider's own answer is what the
+    administrator fixes the settings by, so it is there too, as the provider gave it."""
+    fake = FakeTwilio(http_server)
+    provider = twofa.add_provider("twilio", title="Live SMS", options={
+        "account_sid": fake.sid, "auth_token": fake.token, "from_number": "+14155550100",
+        "api_base_url": fake.base_url})
+    configure(home, delivery={"mode": "live"})
+    fake.fail_next(400, 21608, "The number is unverified. Trial accounts cannot send messages")
+    from twofa_cli import TwoFactor
+    from twofa_cli.web import create_app
+
+    with TwoFactor.open(home) as live, TestClient(create_app(live), base_url="https://shop.test",
+                                                   follow_redirects=False) as client:
+        sign_in(client)
+        page = f"/admin/services/{provider.id}"
+        refused = post(client, page + "/test", page, to=PHONE)
+    assert 'id="to-error"' in refused.text and "What the provider answered" in refused.text
+    assert "Verified Caller IDs" in refused.text and "21608" in refused.text
+    assert fake.token not in refused.text
+
+
 def test_delete_names_the_methods_that_go_with_the_provider(client, twofa):
     sign_in(client)
     provider = twofa.providers()[0]

@@ -28,7 +28,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from twofa_cli.api import Account, Conflict, NotFound, Provider, TwoFactor, TwofaError
+from twofa_cli.api import (
+    Account, Conflict, DeliveryFailed, NotFound, Provider, TwoFactor, TwofaError,
+)
 from twofa_cli.web import flash
 from twofa_cli.web.app import DEVICE_NAME, library, session_of, status_of, templates
 from twofa_cli.web.messages import About, admin_text
@@ -360,7 +362,10 @@ def send_test(request: Request) -> Response:
     try:
         receipt = admin.twofa.test_provider(provider_id, to=to_address)
     except TwofaError as error:
-        return provider_page(request, admin, error, at="to", to=to_address)
+        # The sentence next to the field is for a person; what the provider or the relay
+        # answered is what an administrator fixes its settings by, so it is shown as is.
+        answer = error.message if isinstance(error, DeliveryFailed) else None
+        return provider_page(request, admin, error, at="to", to=to_address, answer=answer)
     response = to(f"/admin/services/{provider_id}#send-test")
     flash.keep(request, response, {"context": {"to": to_address, "receipt": {
         "mode": receipt.mode, "to": receipt.to, "status": receipt.status,
