@@ -106,3 +106,20 @@ def test_channel_means_the_providers_channel_everywhere(cli):
     provider = json.loads(cli("provider", "show", "Email", "--json").stdout)
     assert receipt["channel"] == message["channel"] == provider["channel"] == "smtp"
     assert (receipt["mode"], message["medium"], provider["medium"]) == ("simulate", "email", "email")
+
+
+def test_account_list_and_show_tell_the_same_state(cli):
+    """The list reads every account's 2FA state in one statement; it must agree with show."""
+    cli("customer", "enable")
+    cli("provider", "add", "configio", "smtp", "--title", "Email")
+    cli("secondary-auth", "add", "--provider", "Email", "--title", "Email code")
+    for email in (ALICE, "bob@example.com"):
+        cli("account", "add", email, "--password-stdin", input=f"{PASSWORD}\n")
+    cli("enroll", ALICE, "--method", "Email code", "--email", ALICE)
+    cli("verify", ALICE, code_of(cli), "--trust-device")
+    cli("login", "bob@example.com", "--password-stdin", input="wrong password\n")
+    listed = json.loads(cli("account", "list", "--json").stdout)
+    shown = [json.loads(cli("account", "show", row["email"], "--json").stdout) for row in listed]
+    assert listed == shown
+    assert [(row["entries"], row["trusted_devices"], row["failed_logins"]) for row in listed] == [
+        (1, 1, 0), (0, 0, 1)]

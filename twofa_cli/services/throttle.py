@@ -23,7 +23,8 @@ from functools import cache
 from importlib import import_module
 
 from sqlalchemy import bindparam, case, delete, func, literal, or_, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Row
+from sqlalchemy.sql.elements import ColumnElement, Label
 
 from twofa_cli.errors import BadInput, Throttled
 from twofa_cli.runtime import Runtime
@@ -45,15 +46,6 @@ _ROWS = Prepared(select(_throttle.c.client, _throttle.c.failures, _throttle.c.wi
                  .where(_throttle.c.subject == bindparam("subject"),
                         _throttle.c.client.in_([bindparam("client"), literal(ALL_CLIENTS)])))
 _every = _throttle.alias("every_client")
-_STATE = Prepared(select(
-    select(_throttle.c.failures).where(_throttle.c.subject == bindparam("subject"),
-                                       _throttle.c.client == ALL_CLIENTS)
-    .scalar_subquery().label("failures"),
-    select(_throttle.c.window_started_at).where(_throttle.c.subject == bindparam("subject"),
-                                                _throttle.c.client == ALL_CLIENTS)
-    .scalar_subquery().label("window_started_at"),
-    select(func.max(_every.c.blocked_until)).where(_every.c.subject == bindparam("subject"))
-    .scalar_subquery().label("blocked_until")))
 _BLOCK = Prepared(update(_throttle)
                   .where(_throttle.c.subject == bindparam("subject"),
                          _throttle.c.client == bindparam("client"))
@@ -125,14 +117,29 @@ def succeeded(connection: Connection, attempt: Attempt) -> None:
     _GIVE_BACK.run(connection, {"subject": attempt.subject})
 
 
-def state(connection: Connection, rt: Runtime, subject: str) -> tuple[int, datetime | None]:
+def state_columns(subject: ColumnElement) -> tuple[Label, ...]:
+    """What ``state`` reads of a login name (``subject``: a column, such as the account's
+    email, so that one statement reads it for many accounts)."""
+    every_clients = (_throttle.c.subject == subject, _throttle.c.client == ALL_CLIENTS)
+    return (
+        select(_throttle.c.failures).where(*every_clients)
+        .scalar_subquery().label("throttle_failures"),
+        select(_throttle.c.window_started_at).where(*every_clients)
+        .scalar_subquery().label("throttle_window_started_at"),
+        select(func.max(_every.c.blocked_until)).where(_every.c.subject == subject)
+        .scalar_subquery().label("throttle_blocked_until"),
+    )
+
+
+def state(rt: Runtime, row: Row) -> tuple[int, datetime | None]:
     """Failed passwords of the current window over every client, and when the longest
-    wait of any client (the all-clients row included) ends: None unless one is blocked."""
+    wait of any client (the all-clients row included) ends: None unless one is blocked.
+    ``row`` holds the ``state_columns``."""
     now = rt.now()
-    row = _STATE.first(connection, {"subject": subject})
-    failures = row.failures if row.failures is not None and row.window_started_at > now - WINDOW else 0
-    until = row.blocked_until if row.blocked_until is not None and row.blocked_until > now else None
-    return failures, until
+    started, until = row.throttle_window_started_at, row.throttle_blocked_until
+    failures = row.throttle_failures if row.throttle_failures is not None and started > now - WINDOW \
+        else 0
+    return failures, until if until is not None and until > now else None
 
 
 def _refusal(connection: Connection, rt: Runtime, subject: str, client: str) -> Throttled:
