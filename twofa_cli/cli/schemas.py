@@ -1,6 +1,6 @@
 """The JSON Schema of every command's ``--json`` output, generated from the types it prints.
 
-``OUTPUTS`` is the one registry: each command (its words, as typed) to the type whose
+``COMMAND_OUTPUTS`` is the one registry: each command (its words, as typed) to the type whose
 ``plain()`` it prints (a library result of ``twofa_cli.api`` or a document of
 ``twofa_cli.cli.documents``). ``docs/schema/<words joined by ->.json`` holds each one's
 schema, and ``error.json`` the ``{"error": {...}}`` every command prints when it fails.
@@ -23,8 +23,6 @@ from twofa_cli.cli.output import OMITTED_WHEN_NONE
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "docs" / "schema"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
-
-
 
 COMMAND_OUTPUTS: dict[tuple[str, ...], Any] = {
     ("version",): doc.Version,  # twofa --version --json

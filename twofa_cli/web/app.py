@@ -11,6 +11,7 @@ store honour each other's sessions.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -285,12 +286,11 @@ def two_factor_page(request: Request) -> Response:
 
 
 def enrolled(request: Request, verification: Verification | None,
-             recovery_codes: list[str] | None) -> Response:
-    """Back to the two-factor page after a first factor: its recovery codes shown once."""
-    if recovery_codes:
-        return trusting(request, to(request, "/account/two-factor?done=enrolled",
-                                    recovery_codes=recovery_codes), verification)
-    return to(request, "/account/two-factor?done=enrolled", verification=verification)
+             recovery_codes: Sequence[str]) -> Response:
+    """Back to the two-factor page after an enrolment: a first factor's recovery codes are
+    shown there once."""
+    shown = {"recovery_codes": list(recovery_codes)} if recovery_codes else {}
+    return to(request, "/account/two-factor?done=enrolled", verification=verification, **shown)
 
 
 def enroll(request: Request) -> Response:
