@@ -380,3 +380,33 @@ def test_the_two_factor_page_renders_the_chosen_methods_own_form_without_script(
                          r'<label for="method">Service Provider</label>', page)
         assert ">Continue</button>" in page
         assert re.search(rf'<option value="{ids[title]}"[^>]*\sselected>', page), title
+
+
+def test_a_copied_flash_cookie_shows_nothing_in_another_browser(app, browser, twofa):
+    """The flash cookie is sealed under its own browser's session: copied to another browser
+    (another session of the same account, or nobody's), or forged, it shows nothing and
+    breaks nothing."""
+    log_in(browser)
+    post(browser, "/account/two-factor", method="1", phone=PHONE)
+    done = post(browser, "/account/two-factor/verify", code=latest_code(twofa))
+    assert done.headers["location"] == "/account/two-factor?done=enrolled"
+    sealed = browser.cookies.get("twofa_flash")
+    assert sealed  # the recovery codes ride in it to the next page, not yet shown
+
+    with TestClient(app, base_url="https://shop.test", follow_redirects=False) as other:
+        other.get("/login")
+        other.cookies.set("twofa_flash", sealed, domain="shop.test")
+        assert other.get("/login").status_code == 200
+        assert "<li><code>" not in other.get("/login").text
+        assert log_in(other).headers["location"].startswith("/login/code")
+        signed_in = post(other, "/login/code", code=latest_code(twofa))
+        assert signed_in.headers["location"] == "/account"  # her second session
+        other.cookies.set("twofa_flash", sealed, domain="shop.test")
+        page = other.get("/account/two-factor?done=enrolled")
+        assert page.status_code == 200 and "Two-Factor Authentication" in page.text
+        assert "Your recovery codes" not in page.text and "<li><code>" not in page.text
+        other.cookies.set("twofa_flash", "gAAAAA" + "x" * 80, domain="shop.test")
+        assert other.get("/account/two-factor").status_code in (200, 303)
+
+    # the browser it was meant for still shows them, once
+    assert browser.get(done.headers["location"]).text.count("<li><code>") == 10
